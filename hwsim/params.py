@@ -1,0 +1,49 @@
+"""Engine parameters fixed before training: initial weights and the DRTP random vectors.
+
+Both are pure functions of the config and a seed, so the model, the reference, the golden
+writer and the RTL generator (ROM contents, LFSR seeds) all derive the very same integers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import lfsr
+from .config import EngineConfig, InitKind, RandomSource
+
+__all__ = ["initial_weights", "random_vectors"]
+
+
+def initial_weights(cfg: EngineConfig, seed: int) -> list[np.ndarray]:
+    """Raw initial weights, one ``(n_out, n_cols)`` int64 array per layer (bias = last column).
+
+    Uniform init draws ``U(-scale/sqrt(n_in), +scale/sqrt(n_in))`` from numpy's PCG64 seeded with
+    ``seed`` (layers in order, row-major), rounds half to even and saturates to the weight format.
+    """
+    rng = np.random.default_rng(seed)
+    weights = []
+    for k, layer in enumerate(cfg.layers):
+        shape = (layer.n_out, cfg.n_cols(k))
+        if cfg.init is InitKind.ZERO:
+            weights.append(np.zeros(shape, dtype=np.int64))
+            continue
+        limit = cfg.init_scale / np.sqrt(layer.n_in)
+        weights.append(layer.weight.from_float(rng.uniform(-limit, limit, shape)))
+    return weights
+
+
+def random_vectors(cfg: EngineConfig, k: int) -> np.ndarray:
+    """B_k as an int8 ``(n_classes, n_out)`` matrix of +-1: row c is the vector label c selects.
+
+    LFSR source: entry (c, j) is +1 when bit ``c * n_out + j`` of the layer's LFSR bit stream
+    (seeded with ``random_seeds[k]``) is 1. ROM source: PCG64 bits seeded with the same seed.
+    """
+    if k >= len(cfg.layers) - 1:
+        raise ValueError("only hidden layers have DRTP random vectors")
+    n_out, n_classes = cfg.layers[k].n_out, cfg.n_classes
+    seed = cfg.random_seeds[k]
+    if cfg.random_source is RandomSource.LFSR:
+        bits = lfsr.bit_stream(cfg.random_lfsr_bits, seed, 0, n_classes * n_out).reshape(n_classes, n_out)
+    else:
+        bits = np.random.default_rng(seed).integers(0, 2, (n_classes, n_out), dtype=np.uint8)
+    return np.where(bits == 1, 1, -1).astype(np.int8)

@@ -1,0 +1,143 @@
+"""The slow, obviously correct reference of docs/engine.md: plain Python integers, one weight at a time.
+
+It walks the datapath in the hardware's own order (forward: group by group, input by input;
+update: input by input, group by group, lane by lane) and steps the stochastic-rounding LFSR
+explicitly. The fast numba model (:mod:`hwsim.engine`) must equal it bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import lfsr
+from .config import Activation, EngineConfig, ErrorSignal, UpdateRule
+from .formats import apply_overflow, requantize, shift_round
+from .params import random_vectors
+
+__all__ = ["activate", "stochastic_word_bits", "ReferenceEngine", "SampleTrace"]
+
+
+def activate(kind: Activation, z: int, z_frac: int) -> tuple[int, int]:
+    """Clip a raw pre-activation; returns (clipped value in z's scale, derivative 0/1)."""
+    one = 1 << z_frac
+    if kind is Activation.CLIPPED_RELU:
+        return min(max(z, 0), one), int(0 < z < one)
+    if kind is Activation.HARD_TANH:
+        return min(max(z, -one), one), int(-one < z < one)
+    half = one >> 1
+    return min(max(z + half, 0), one), int(-half < z < half)
+
+
+def stochastic_word_bits(word: int, drop: int, lfsr_bits: int) -> int:
+    """The random addend for dropping ``drop`` bits: the word's low bits, aligned to the top."""
+    if drop <= 0:
+        return 0
+    used = min(drop, lfsr_bits)
+    return (word & ((1 << used) - 1)) << (drop - used)
+
+
+def sign(v: int) -> int:
+    return (v > 0) - (v < 0)
+
+
+@dataclass
+class SampleTrace:
+    """What one sample produced: per-layer pre-activations, activations, modulatory signals."""
+
+    z: list[list[int]]
+    y: list[list[int]]
+    delta: list[list[int]]
+    prediction: int
+
+
+class ReferenceEngine:
+    """State: raw weights ``W[k][j][i]`` (bias in column n_in) and the RNG word counter."""
+
+    def __init__(self, cfg: EngineConfig, weights: list[np.ndarray], rng_word: int = 0):
+        self.cfg = cfg
+        self.W = [[[int(v) for v in row] for row in w] for w in weights]
+        self.rng_word = rng_word
+        self.B = [random_vectors(cfg, k).tolist() for k in range(len(cfg.layers) - 1)]
+        self._state = self._state_at(rng_word) if cfg.uses_stochastic() else None
+
+    def _state_at(self, word: int) -> int:
+        state = self.cfg.rng_seed
+        return lfsr.steps(state, self.cfg.rng_lfsr_bits, (word * self.cfg.rng_lfsr_bits)
+                          % lfsr.period(self.cfg.rng_lfsr_bits))
+
+    def _next_word(self) -> int:
+        """Current word, then advance L steps (L fresh bits per word)."""
+        word = self._state
+        self._state = lfsr.steps(self._state, self.cfg.rng_lfsr_bits, self.cfg.rng_lfsr_bits)
+        return word
+
+    def weights(self) -> list[np.ndarray]:
+        return [np.array(w, dtype=np.int64) for w in self.W]
+
+    # -- forward -----------------------------------------------------------------------------
+    def _forward_layer(self, k: int, a: list[int]):
+        cfg, layer = self.cfg, self.cfg.layers[k]
+        in_fmt, acc_fmt = cfg.in_format(k), cfg.acc_format(k)
+        a_ext = a + ([in_fmt.one_raw()] if cfg.bias else [])
+        z, y, d = [], [], []
+        for j in range(layer.n_out):
+            acc = 0
+            for i, ai in enumerate(a_ext):
+                acc = apply_overflow(acc + self.W[k][j][i] * ai, acc_fmt)
+            zj = requantize(acc, acc_fmt.frac_bits, layer.preact)
+            clipped, dj = activate(layer.activation, zj, layer.preact.frac_bits)
+            z.append(zj)
+            y.append(requantize(clipped, layer.preact.frac_bits, layer.act))
+            d.append(dj)
+        return a_ext, z, y, d
+
+    def _delta(self, k: int, y: list[int], d: list[int], label: int) -> list[int]:
+        cfg, layer = self.cfg, self.cfg.layers[k]
+        if k < len(cfg.layers) - 1:
+            return [self.B[k][label][j] * d[j] for j in range(layer.n_out)]
+        one = min(layer.act.one_raw(), layer.act.max_raw)
+        deltas = []
+        for j in range(layer.n_out):
+            e = requantize(y[j] - (one if j == label else 0), layer.act.frac_bits, layer.error)
+            deltas.append(e if layer.error_signal is ErrorSignal.ERROR else sign(e))
+        return deltas
+
+    # -- update ------------------------------------------------------------------------------
+    def _update_layer(self, k: int, a_ext: list[int], delta: list[int]) -> None:
+        cfg, layer = self.cfg, self.cfg.layers[k]
+        drop = cfg.update_drop_bits(k)
+        stochastic = cfg.uses_stochastic()
+        for i, ai in enumerate(a_ext):
+            for g in range(cfg.groups(k)):
+                for p in range(cfg.lanes):
+                    j = g * cfg.lanes + p
+                    word = self._next_word() if stochastic else 0
+                    if j >= layer.n_out:
+                        continue
+                    if layer.update_rule is UpdateRule.SIGN:
+                        dw = -sign(delta[j]) * sign(ai)
+                    else:
+                        rand = stochastic_word_bits(word, drop, cfg.rng_lfsr_bits)
+                        dw = shift_round(-delta[j] * ai, drop, layer.update_rounding, rand)
+                    self.W[k][j][i] = apply_overflow(self.W[k][j][i] + dw, layer.weight)
+        self.rng_word += cfg.words_per_update(k)
+
+    # -- samples -----------------------------------------------------------------------------
+    def run(self, x, label: int = 0, train: bool = True) -> SampleTrace:
+        """One sample: forward layer k, then (training) its update right away, then layer k + 1."""
+        a = [int(v) for v in x]
+        trace = SampleTrace([], [], [], -1)
+        for k in range(len(self.cfg.layers)):
+            a_ext, z, y, d = self._forward_layer(k, a)
+            delta = self._delta(k, y, d, label)
+            if train:
+                self._update_layer(k, a_ext, delta)
+            trace.z.append(z)
+            trace.y.append(y)
+            trace.delta.append(delta)
+            a = y
+        z_out = trace.z[-1]
+        trace.prediction = max(range(len(z_out)), key=lambda j: (z_out[j], -j))
+        return trace
