@@ -43,7 +43,8 @@ class Overflow(str, enum.Enum):
     WRAP = "wrap"  # keep the low `width` bits (two's complement wrap)
 
 
-MAX_WIDTH = 32
+MAX_WIDTH = 64          # internal registers (accumulators) may be this wide
+MAX_STORED_WIDTH = 32   # formats a user names for stored quantities
 
 
 @dataclass(frozen=True)
@@ -156,10 +157,11 @@ def parse_format(text: str, rounding: str = "trn", overflow: str = "sat", field:
     except ValueError:
         raise ConfigError(f"{field} overflow must be one of "
                           f"{', '.join(o.value for o in Overflow)}, not {overflow!r}") from None
-    try:
-        return FixedFormat(int_bits, frac_bits, text[0] == "s", rnd, ovf)
-    except ConfigError as exc:
-        raise ConfigError(f"{field}: {exc}") from None
+    lo = 2 if text[0] == "s" else 1
+    if not lo <= int_bits + frac_bits <= MAX_STORED_WIDTH:
+        raise ConfigError(f"{field}: format {text} has width {int_bits + frac_bits}; allowed widths are "
+                          f"{lo}..{MAX_STORED_WIDTH} bits")
+    return FixedFormat(int_bits, frac_bits, text[0] == "s", rnd, ovf)
 
 
 # ---------------------------------------------------------------------------------------------
