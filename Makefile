@@ -1,0 +1,47 @@
+# One entry point per job. Every target sets itself up first (a venv in .venv, Debian tools).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SIM    ?= all
+BITS   ?= 8
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup deps-apt demo test test-fast sim verilog mutate synth bench clean
+
+setup: $(STAMP) deps-apt
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Icarus Verilog for `make sim`; Fashion-MNIST (full 60k/10k) for the data set tests and demos.
+deps-apt:
+	@if ! command -v iverilog >/dev/null || [ ! -d /usr/share/datasets/fashion-mnist ]; then \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq iverilog dataset-fashion-mnist; fi
+
+# The main job on the embedded default data set: float DRTP baseline and the 8-bit engine.
+demo: setup
+	$(PY) -m hwsim.train --bits $(BITS) --with-float
+
+# Every test, slow ones and the RTL simulations included.
+test: setup
+	$(PY) -m pytest -n 2 --dist loadgroup tests cocotb_tests
+
+test-fast: setup
+	$(PY) -m pytest -m 'not slow' tests
+
+sim: setup
+	SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest -n 2 --dist loadgroup cocotb_tests
+
+verilog: setup
+	$(PY) -m rtl.generate --config configs/small.yaml -o build/small
+	$(PY) -m rtl.generate --config configs/paper-784-500-10.yaml -o build/paper-784-500-10
+
+bench: setup
+	$(PY) benchmarks/bench_engine.py
+
+clean:
+	rm -rf build sim_build results .pytest_cache
