@@ -61,14 +61,20 @@ def _run(weights, etas, codes, bvecs, error_sign, bias, x, labels, order, train,
                         best = j
                 preds[s] = best
             if train:
-                if k < n_layers - 1:
-                    delta = bvecs[k][label] * d
-                else:
-                    delta = y.copy()
-                    delta[label] -= 1.0
-                    if error_sign:
-                        delta = np.sign(delta)
-                W -= etas[k] * np.outer(delta, a_ext)
+                eta = etas[k]
+                for j in range(n_out):
+                    if k < n_layers - 1:
+                        dj = bvecs[k][label, j] * d[j]
+                    else:
+                        dj = y[j] - (1.0 if j == label else 0.0)
+                        if error_sign:
+                            dj = np.sign(dj)
+                    if dj == 0.0:
+                        continue
+                    step = eta * dj
+                    for i in range(n_cols):
+                        if a_ext[i] != 0.0:
+                            W[j, i] -= step * a_ext[i]
             a = y
 
 

@@ -102,6 +102,8 @@ def _main(args) -> int:
     else:
         data = load_dataset(args.dataset or "mnist5k", args.data_dir)
         cfg = build_config(args, data.x_train.shape[1], data.n_classes)
+    from .datasets import check_topology
+    check_topology(data, cfg.topology[0], cfg.n_classes)
     epochs = args.epochs or cfg.epochs
     modes = ["float"] if args.float else (["fixed", "float"] if args.with_float else ["fixed"])
     print(f"engine {cfg.name}: topology {'-'.join(map(str, cfg.topology))}, lanes {cfg.lanes}, "
