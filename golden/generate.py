@@ -1,0 +1,239 @@
+"""Write a golden set: ``python -m golden.generate --config configs/small.yaml --samples 200 -o golden/small``.
+
+The fast golden model (:class:`hwsim.engine.Engine`) trains on the first ``--samples`` samples of
+the config's data set in the training order of :func:`hwsim.training.epoch_order` (epoch 0, then
+1, ...), recording each sample's per-layer pre-activations, activations, modulatory signals,
+prediction and every weight it changed; then it runs ``--infer`` test samples. Before anything is
+written the run is checked twice: a second engine trains on the same samples with ``train()`` and
+must agree, and the slow :class:`hwsim.reference.ReferenceEngine` must agree on the first
+``--reference-samples`` samples. The output is byte-identical for identical arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from hwsim.config import EngineConfig, load_config
+from hwsim.datasets import DataError, check_topology, load_dataset, quantize_inputs
+from hwsim.engine import Engine
+from hwsim.formats import ConfigError
+from hwsim.params import initial_weights
+from hwsim.reference import ReferenceEngine
+from hwsim.training import epoch_order
+from hwsim.twins import delta_format
+
+from .format import FORMAT_VERSION, KIND, GoldenError, HexFormat, file_entry, write_meta
+
+__all__ = ["GENERATOR_VERSION", "generate", "main"]
+
+GENERATOR_VERSION = "1.0"
+
+
+def _train_indices(seed: int, n_train: int, samples: int) -> np.ndarray:
+    """Dataset indices of the first ``samples`` training steps: epoch 0's order, then epoch 1's, ..."""
+    parts, epoch = [], 0
+    while sum(len(p) for p in parts) < samples:
+        parts.append(epoch_order(seed, epoch, n_train))
+        epoch += 1
+    return np.concatenate(parts)[:samples]
+
+
+def _infer_indices(seed: int, n_test: int, count: int) -> np.ndarray:
+    """A spread slice of the test set (test sets may be sorted by class): a seeded pick, kept sorted."""
+    count = min(count, n_test)
+    return np.sort(np.random.default_rng([seed, 0x1AFE]).permutation(n_test)[:count]).astype(np.int64)
+
+
+def _checkpoints(spec: str, samples: int) -> list[int]:
+    """``last`` | ``every:K`` | ``3,10,last`` -> sorted sample indices (the last sample always included)."""
+    out = {samples - 1}
+    for part in spec.split(","):
+        part = part.strip()
+        if part == "last" or not part:
+            continue
+        if part.startswith("every:"):
+            step = int(part[6:])
+            if step < 1:
+                raise ValueError
+            out |= set(range(step - 1, samples, step))
+        else:
+            s = int(part)
+            if not 0 <= s < samples:
+                raise ValueError
+            out.add(s)
+    return sorted(out)
+
+
+def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100, seed: int = 0,
+             checkpoints: str = "last", reference_samples: int = 3, data_dir: str | None = None) -> Path:
+    """Run the golden model and write the set to ``out`` (replacing it atomically); returns its path."""
+    if samples < 1:
+        raise ConfigError(f"--samples must be at least 1, not {samples}")
+    if infer < 0:
+        raise ConfigError(f"--infer must be at least 0, not {infer}")
+    try:
+        ckpts = _checkpoints(checkpoints, samples)
+    except ValueError:
+        raise ConfigError(f"--checkpoints must be 'last', 'every:K' or sample indices in 0..{samples - 1} "
+                          f"separated by commas, not {checkpoints!r}") from None
+    data = load_dataset(cfg.dataset, data_dir)
+    check_topology(data, cfg.topology[0], cfg.n_classes)
+    n_layers = len(cfg.layers)
+    tr_idx = _train_indices(seed, len(data.x_train), samples)
+    in_idx = _infer_indices(seed, len(data.x_test), infer)
+    x = quantize_inputs(data.x_train[tr_idx], cfg.input).astype(np.int64)
+    labels = data.y_train[tr_idx].astype(np.int64)
+    xi = quantize_inputs(data.x_test[in_idx], cfg.input).astype(np.int64)
+    li = data.y_test[in_idx].astype(np.int64)
+
+    init = initial_weights(cfg, seed)
+    eng = Engine(cfg, init)
+    z = [np.zeros((samples, l.n_out), np.int64) for l in cfg.layers]
+    y = [np.zeros_like(a) for a in z]
+    delta = [np.zeros_like(a) for a in z]
+    preds = np.zeros(samples, np.int64)
+    diffs: list[list[np.ndarray]] = [[] for _ in range(n_layers)]
+    ckpt_w: dict[int, list[np.ndarray]] = {}
+    prev = [w.reshape(-1).copy() for w in init]
+    ref = ReferenceEngine(cfg, init) if reference_samples > 0 else None
+    for s in range(samples):
+        tr = eng.trace(x[s], int(labels[s]), train=True)
+        preds[s] = tr.prediction
+        for k in range(n_layers):
+            z[k][s], y[k][s], delta[k][s] = tr.z[k], tr.y[k], tr.delta[k]
+        now = [w.reshape(-1) for w in eng.weights()]
+        for k in range(n_layers):
+            idx = np.flatnonzero(now[k] != prev[k])
+            diffs[k].append(np.stack([np.full(idx.size, s), idx, now[k][idx]], axis=1))
+            prev[k] = now[k].copy()
+        if s in ckpts:
+            ckpt_w[s] = eng.weights()
+        if ref is not None and s < reference_samples:
+            rt = ref.run(x[s], int(labels[s]), train=True)
+            same = (rt.prediction == tr.prediction and rt.z == tr.z and rt.y == tr.y and rt.delta == tr.delta
+                    and all(np.array_equal(a, b) for a, b in zip(ref.weights(), eng.weights())))
+            if not same:
+                raise GoldenError(f"the fast engine and the slow reference disagree on training sample {s}; "
+                                  f"the golden model is broken, so no golden set was written")
+    final = eng.weights()
+    check = Engine(cfg, init)
+    if not (np.array_equal(check.train(x, labels), preds)
+            and all(np.array_equal(a, b) for a, b in zip(check.weights(), final))
+            and check.rng_word == eng.rng_word):
+        raise GoldenError("Engine.trace and Engine.train disagree on the golden samples; the golden model "
+                          "is broken, so no golden set was written")
+    infer_pred, infer_z = eng.infer(xi, return_z=True) if len(xi) else (np.zeros(0, np.int64),
+                                                                       np.zeros((0, cfg.n_classes), np.int64))
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        files = _write_files(tmp, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, xi, li,
+                             infer_pred, infer_z)
+        (tmp / "config.yaml").write_text(cfg.dump_yaml())
+        meta = {
+            "kind": KIND,
+            "format_version": FORMAT_VERSION,
+            "generator": {"name": "golden.generate", "version": GENERATOR_VERSION,
+                          "arguments": {"samples": samples, "infer": infer, "seed": seed,
+                                        "checkpoints": checkpoints, "reference_samples": reference_samples}},
+            "config_name": cfg.name,
+            "config_digest": cfg.digest(),
+            "config": cfg.to_dict(),
+            "dataset": data.name,
+            "seed": seed,
+            "init": f"hwsim.params.initial_weights(cfg, {seed})",
+            "train": {
+                "count": samples,
+                "order": f"hwsim.training.epoch_order({seed}, epoch, {len(data.x_train)}), epochs concatenated",
+                "dataset_indices": tr_idx.tolist(),
+                "checkpoints": ckpts,
+                "rng_word_start": 0,
+                "rng_word_end": eng.rng_word,
+                "reference_checked_samples": min(reference_samples, samples),
+                "weights_changed": [int(sum(d.shape[0] for d in diffs[k])) for k in range(n_layers)],
+            },
+            "infer": {"count": int(len(xi)), "dataset_split": "test", "dataset_indices": in_idx.tolist(),
+                      "weights": f"after training sample {samples - 1}"},
+            "files": {name: f.to_dict() for name, f in sorted(files.items())},
+        }
+        write_meta(tmp, meta)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out
+
+
+def _write_files(root, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, xi, li, infer_pred, infer_z):
+    n_layers, samples = len(cfg.layers), len(x)
+    label_fmt = HexFormat.unsigned_for(cfg.n_classes - 1)
+    sample_fmt = HexFormat.unsigned_for(max(samples - 1, 1))
+    files = {}
+
+    def put(name, what, values, fmt, columns=()):
+        files[name] = file_entry(root, name, what, values, fmt, columns)
+
+    in_fmt = HexFormat.of(cfg.input)
+    for k, layer in enumerate(cfg.layers):
+        w_fmt = HexFormat.of(layer.weight)
+        shape = f"({layer.n_out}, {cfg.n_cols(k)}) row-major, bias last"
+        put(f"init_w{k}.hex", f"layer {k} initial weights {shape}", init[k], w_fmt)
+        put(f"train_z{k}.hex", f"layer {k} pre-activations per training sample", z[k], HexFormat.of(layer.preact))
+        put(f"train_y{k}.hex", f"layer {k} activations per training sample", y[k], HexFormat.of(layer.act))
+        put(f"train_delta{k}.hex", f"layer {k} modulatory signals per training sample", delta[k],
+            HexFormat.of(delta_format(cfg, k)))
+        rec = np.concatenate(diffs[k]) if diffs[k] else np.zeros((0, 3), np.int64)
+        idx_fmt = HexFormat.unsigned_for(layer.n_out * cfg.n_cols(k) - 1)
+        put(f"train_wdiff{k}.hex", f"layer {k} weights changed by each training sample: index = j * "
+            f"{cfg.n_cols(k)} + i, value after the sample", rec.reshape(-1, 3), (sample_fmt, idx_fmt, w_fmt),
+            ("sample", "index", "value"))
+        for s, ws in ckpt_w.items():
+            put(f"ckpt_w{k}_s{s}.hex", f"layer {k} weights after training sample {s} {shape}", ws[k], w_fmt)
+    put("train_x.hex", "training inputs in feeding order, one sample per line", x, in_fmt)
+    put("train_label.hex", "training labels", labels, label_fmt)
+    put("train_pred.hex", "prediction of each training sample (before its updates)", preds, label_fmt)
+    put("infer_x.hex", "inference inputs, one sample per line", xi, in_fmt)
+    put("infer_label.hex", "inference labels (for accuracy only)", li, label_fmt)
+    put("infer_pred.hex", "inference predictions", infer_pred, label_fmt)
+    put("infer_z.hex", "inference output pre-activations", infer_z.reshape(len(xi), cfg.n_classes),
+        HexFormat.of(cfg.layers[-1].preact))
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m golden.generate", description=__doc__.splitlines()[0])
+    p.add_argument("--config", required=True, help="config YAML path or name in configs/")
+    p.add_argument("--samples", type=int, required=True, help="training samples to record")
+    p.add_argument("--infer", type=int, default=100, help="test samples in the inference slice (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="initial-weight and sample-order seed (default 0)")
+    p.add_argument("--checkpoints", default="last",
+                   help="full weight dumps: 'last' (default), 'every:K' or indices like '0,2,last'")
+    p.add_argument("--reference-samples", type=int, default=3,
+                   help="samples also run through the slow reference as a check (default 3)")
+    p.add_argument("--data-dir", default=None, help="data directory for mnist / cifar10 / fashion-mnist")
+    p.add_argument("-o", "--out", required=True, help="output directory (replaced)")
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+        out = generate(cfg, args.out, args.samples, args.infer, args.seed, args.checkpoints,
+                       args.reference_samples, args.data_dir)
+    except (ConfigError, DataError, GoldenError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    total = sum(f.stat().st_size for f in out.iterdir())
+    print(f"wrote golden set {out} ({total / 1024:.0f} KiB, {args.samples} training samples)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

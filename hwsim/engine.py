@@ -1,0 +1,228 @@
+"""The fast golden model: integer-only, batch 1, bit-identical to :mod:`hwsim.reference`.
+
+One :class:`Engine` holds the raw weights and the stochastic-rounding word counter of one
+engine. A pass over N samples (training or inference) is one call of a numba function that the
+kernels of :mod:`hwsim.kernels` compose for the config; compiled passes are cached per config.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from . import lfsr
+from .config import EngineConfig
+from .formats import ConfigError
+from .kernels import (DOTS_MAX_PAD, LAYOUT_DOTS, MODE_DELTA, MODE_INFER, MODE_TRAIN, LayerPlan,
+                      make_runner, make_step, plan_layer)
+from .params import random_vectors
+from .reference import SampleTrace
+
+__all__ = ["Engine", "compiled_kernels"]
+
+
+class _Compiled:
+    """The compiled pass of one config, its layer plans and its stochastic-rounding tables."""
+
+    def __init__(self, cfg: EngineConfig, dots_max_pad: int):
+        self.plans: list[LayerPlan] = [plan_layer(cfg, k, dots_max_pad) for k in range(len(cfg.layers))]
+        self.period = lfsr.word_period(cfg.rng_lfsr_bits)
+        self.words_per_sample = sum(cfg.words_per_update(k) for k in range(len(cfg.layers)))
+        step = None
+        for plan in reversed(self.plans):
+            step = make_step(cfg, plan, self.period, step)
+        self.run = make_runner(step, len(cfg.layers), cfg.n_classes, self.period, self.words_per_sample)
+        self.tables = self._tables(cfg)
+
+    def _tables(self, cfg: EngineConfig) -> list[np.ndarray]:
+        """Per layer, the low ``rand_used`` bits of every word, laid out so a slice never wraps.
+
+        Rows layout: 1-D, the word period plus the longest layer update appended. Dots layout:
+        2-D ``T[c, m] = word[(m * n_pad + c) mod period]``, so the words of output row j from
+        base b are the contiguous ``T[(b + j) % n_pad, (b + j) // n_pad:][:n_cols]``.
+        """
+        if not any(p.rand_used for p in self.plans):
+            return [np.zeros(1, dtype=np.int16) if p.layout != LAYOUT_DOTS else np.zeros((1, 1), dtype=np.int16)
+                    for p in self.plans]
+        L, seed, period = cfg.rng_lfsr_bits, cfg.rng_seed, self.period
+        longest = max(max(p.words for p in self.plans),
+                      max((p.n_pad * (period // p.n_pad + p.n_cols + 2) - period for p in self.plans), default=0))
+        words = lfsr.word_table(L, seed, longest)
+        tables, cache = [], {}
+        for p in self.plans:
+            dots = p.layout == LAYOUT_DOTS
+            if not p.rand_used:
+                tables.append(np.zeros((1, 1) if dots else 1, dtype=np.int16))
+                continue
+            key = (p.rand_used, dots and p.n_pad, dots and p.n_cols)
+            if key not in cache:
+                dt = np.int16 if p.rand_used <= 15 else np.int32
+                low = (words & np.uint32((1 << p.rand_used) - 1)).astype(dt)
+                if dots:
+                    m = period // p.n_pad + p.n_cols + 2
+                    low = np.ascontiguousarray(low[:m * p.n_pad].reshape(m, p.n_pad).T)
+                else:
+                    low = low[:period + p.words]
+                cache[key] = low
+            tables.append(cache[key])
+        return tables
+
+
+_CACHE: dict[tuple[str, int], _Compiled] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def compiled_kernels(cfg: EngineConfig, dots_max_pad: int = DOTS_MAX_PAD) -> _Compiled:
+    """The (lazily compiled) pass for ``cfg``, shared by every Engine of the same config."""
+    key = (cfg.digest(), dots_max_pad)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _Compiled(cfg, dots_max_pad)
+        return _CACHE[key]
+
+
+class Engine:
+    """Fast bit-accurate engine.
+
+    Parameters
+    ----------
+    cfg : EngineConfig
+        The engine.
+    weights : list of ndarray
+        Raw weights, one ``(n_out, n_cols)`` integer array per layer (bias = last column), each
+        value within the layer's weight format. They are copied in.
+    rng_word : int
+        Index of the next stochastic-rounding word (the counter :class:`ReferenceEngine` keeps).
+    dots_max_pad : int, optional
+        Speed knob, no effect on results: layers with at most this many padded lanes
+        (``groups * lanes``) store weights output-major and run dense dot products; wider ones
+        store them inputs-major and skip zero inputs. Tests force either layout with it.
+    """
+
+    def __init__(self, cfg: EngineConfig, weights: list[np.ndarray], rng_word: int = 0, *,
+                 dots_max_pad: int = DOTS_MAX_PAD):
+        if not isinstance(rng_word, (int, np.integer)) or isinstance(rng_word, bool) or rng_word < 0:
+            raise ConfigError(f"rng_word must be a non-negative integer, not {rng_word!r}")
+        if len(weights) != len(cfg.layers):
+            raise ConfigError(f"weights must list {len(cfg.layers)} arrays (one per layer), not {len(weights)}")
+        self.cfg = cfg
+        self._k = compiled_kernels(cfg, dots_max_pad)
+        self._rng_word = int(rng_word)
+        self._states = []
+        for k, (plan, w) in enumerate(zip(self._k.plans, weights)):
+            w = np.asarray(w)
+            fmt = cfg.layers[k].weight
+            if w.shape != (plan.n_out, plan.n_cols):
+                raise ConfigError(f"weights[{k}] must have shape {(plan.n_out, plan.n_cols)} (n_out, n_cols), "
+                                  f"not {w.shape}")
+            if not np.issubdtype(w.dtype, np.integer) or not fmt.contains(w):
+                raise ConfigError(f"weights[{k}] must be raw integers within the weight format {fmt} "
+                                  f"({fmt.min_raw}..{fmt.max_raw})")
+            if plan.layout == LAYOUT_DOTS:
+                flat = w.astype(plan.w_dtype)                    # (n_out, n_cols)
+            else:
+                flat = np.zeros((plan.n_cols, plan.n_pad), dtype=plan.w_dtype)
+                flat[:, :plan.n_out] = w.T                       # (n_cols, n_pad), padding lanes 0
+            B = (random_vectors(cfg, k) if not plan.last
+                 else np.zeros((1, 1), dtype=np.int8))
+            self._states.append((
+                flat.reshape(-1),                                    # W
+                np.zeros(plan.n_in + 1, dtype=np.int32),             # nonzero inputs, then the bias
+                np.zeros(plan.n_pad, dtype=plan.acc_dtype),          # accumulators
+                np.zeros(plan.n_out, dtype=np.int32),                # z
+                np.zeros(plan.n_out, dtype=plan.y_dtype),            # y
+                np.zeros(plan.n_out, dtype=np.int8),                 # derivative
+                np.zeros(plan.n_pad, dtype=plan.dl_dtype),           # delta (padding stays 0)
+                np.ascontiguousarray(B),
+                self._k.tables[k],
+            ))
+        self._states = tuple(self._states)
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def rng_word(self) -> int:
+        """Index of the next stochastic-rounding word."""
+        return self._rng_word
+
+    def weights(self) -> list[np.ndarray]:
+        """Raw weights in the canonical ``(n_out, n_cols)`` int64 layout."""
+        out = []
+        for plan, st in zip(self._k.plans, self._states):
+            if plan.layout == LAYOUT_DOTS:
+                out.append(st[0].reshape(plan.n_out, plan.n_cols).astype(np.int64))
+            else:
+                w = st[0].reshape(plan.n_cols, plan.n_pad)[:, :plan.n_out]
+                out.append(np.ascontiguousarray(w.T.astype(np.int64)))
+        return out
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _inputs(self, x_raw) -> np.ndarray:
+        x = np.asarray(x_raw)
+        n_in, fmt = self.cfg.layers[0].n_in, self.cfg.input
+        if x.ndim != 2 or x.shape[1] != n_in:
+            raise ConfigError(f"x_raw must be an (N, {n_in}) array of raw inputs, not shape {x.shape}")
+        if x.size and (not np.issubdtype(x.dtype, np.integer) or not fmt.contains(x)):
+            raise ConfigError(f"x_raw must hold raw integers within the input format {fmt} "
+                              f"({fmt.min_raw}..{fmt.max_raw})")
+        return np.ascontiguousarray(x, dtype=self._k.plans[0].in_dtype)
+
+    def _labels(self, labels, n: int) -> np.ndarray:
+        y = np.asarray(labels)
+        if y.shape != (n,):
+            raise ConfigError(f"labels must be a length-{n} array (one per sample), not shape {y.shape}")
+        if n and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= self.cfg.n_classes):
+            raise ConfigError(f"labels must be integers in 0..{self.cfg.n_classes - 1}")
+        return np.ascontiguousarray(y, dtype=np.int64)
+
+    def _order(self, order, n: int) -> np.ndarray:
+        if order is None:
+            return np.arange(n, dtype=np.int64)
+        o = np.asarray(order)
+        if o.ndim != 1 or not np.issubdtype(o.dtype, np.integer) or (o.size and (o.min() < 0 or o.max() >= n)):
+            raise ConfigError(f"order must be a 1-D array of sample indices in 0..{n - 1}")
+        return np.ascontiguousarray(o, dtype=np.int64)
+
+    def _run(self, x, labels, order, mode, want_z=False):
+        preds = np.empty(order.shape[0], dtype=np.int64)
+        zout = np.zeros((order.shape[0] if want_z else 0, self.cfg.n_classes), dtype=np.int32)
+        base = self._rng_word % self._k.period
+        self._k.run(self._states, x, labels, order, mode, base, preds, zout, want_z)
+        if mode == MODE_TRAIN:
+            self._rng_word += order.shape[0] * self._k.words_per_sample
+        return preds, zout
+
+    # -- passes ------------------------------------------------------------------------------
+    def train(self, x_raw: np.ndarray, labels: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+        """Train sample by sample (in ``order``, default 0..N-1).
+
+        Returns the prediction made for each processed sample before its updates, in the order
+        processed.
+        """
+        x = self._inputs(x_raw)
+        y = self._labels(labels, x.shape[0])
+        o = self._order(order, x.shape[0])
+        return self._run(x, y, o, MODE_TRAIN)[0]
+
+    def infer(self, x_raw: np.ndarray, return_z: bool = False):
+        """Predictions (first argmax of the output pre-activations); no state changes.
+
+        With ``return_z``, also the output pre-activations as an ``(N, n_classes)`` int32 array.
+        """
+        x = self._inputs(x_raw)
+        n = x.shape[0]
+        preds, z = self._run(x, np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64), MODE_INFER,
+                             want_z=return_z)
+        return (preds, z) if return_z else preds
+
+    def trace(self, x_raw_1d: np.ndarray, label: int = 0, train: bool = True) -> SampleTrace:
+        """One sample through the same compiled pass, with what ReferenceEngine.run records."""
+        x = self._inputs(np.asarray(x_raw_1d).reshape(1, -1))
+        y = self._labels(np.array([label]), 1)
+        preds, _ = self._run(x, y, np.zeros(1, dtype=np.int64), MODE_TRAIN if train else MODE_DELTA)
+        tr = SampleTrace([], [], [], int(preds[0]))
+        for plan, st in zip(self._k.plans, self._states):
+            tr.z.append([int(v) for v in st[3]])
+            tr.y.append([int(v) for v in st[4]])
+            tr.delta.append([int(v) for v in st[6][:plan.n_out]])
+        return tr

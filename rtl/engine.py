@@ -1,0 +1,172 @@
+"""The whole DRTP learning engine: input buffer, layers, stochastic lanes, argmax and the controller."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Signal
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hwsim.config import EngineConfig
+
+from .argmax import Argmax
+from .arith import fit, index_shape, shape_of
+from .layer import Layer
+from .rng import LaneRng
+from .schedule import check_buildable, input_beats
+
+__all__ = ["DrtpEngine", "sample_layout", "weight_port_signature"]
+
+
+def sample_layout(cfg: EngineConfig) -> data.StructLayout:
+    """One input beat: P pixels (pixel i of a sample is lane ``i % P`` of beat ``i // P``), label, mode."""
+    return data.StructLayout({
+        "pixels": data.ArrayLayout(shape_of(cfg.input), cfg.lanes),
+        "label": index_shape(cfg.n_classes),
+        "train": 1,
+    })
+
+
+def weight_port_signature(cfg: EngineConfig) -> wiring.Signature:
+    """The host's weight load / read-back port (directions as seen by the engine)."""
+    word = max(cfg.lanes * layer.weight.width for layer in cfg.layers)
+    addr = max(index_shape(cfg.groups(k) * cfg.n_cols(k)).width for k in range(len(cfg.layers)))
+    return wiring.Signature({
+        "layer": In(index_shape(len(cfg.layers))), "addr": In(addr), "wdata": In(word),
+        "we": In(1), "re": In(1), "rdata": Out(word), "rvalid": Out(1),
+    })
+
+
+class DrtpEngine(wiring.Component):
+    """An on-chip DRTP learning engine built from one :class:`~hwsim.config.EngineConfig`.
+
+    Computes exactly :class:`hwsim.reference.ReferenceEngine.run`: per sample, layer by layer, the
+    forward pass and then (training) that layer's update, then the next layer.
+
+    Parameters
+    ----------
+    cfg : EngineConfig
+        Topology, formats, rules, lanes (P) and seeds.
+    weights : list of arrays or None
+        Initial raw weights per layer, canonical ``(n_out, n_cols)`` (zeros if None).
+
+    Ports
+    -----
+    sample : In(stream.Signature(sample_layout(cfg)))
+        Input stream (valid/ready). ``ceil(n_in / P)`` beats per sample, ``payload.pixels[p]`` of
+        beat b is input pixel ``b * P + p`` (raw, input format; lanes past n_in are ignored);
+        ``payload.label`` and ``payload.train`` (1 = train, 0 = inference only) are taken from the
+        sample's last beat. Ready is high only between samples (while ``busy`` is low).
+    pred : Out(label bits)
+        Prediction (first index of the largest output pre-activation); held until the next one.
+    pred_valid : Out(1)
+        One-cycle strobe: ``pred`` is new (after the output layer's forward pass, before its update).
+    busy : Out(1)
+        A sample is being computed; the weight port is ignored.
+    done : Out(1)
+        One-cycle strobe: the sample (and its updates) is finished.
+    wport : Out(weight_port_signature(cfg))
+        Weight load / read-back while not busy. ``layer`` selects the RAM, ``addr`` = ``g * n_cols + i``,
+        a word holds neuron ``g * P + p`` in lane p (``weight.width`` bits each, lane 0 lowest).
+        ``we`` writes ``wdata`` now; ``re`` returns the word in ``rdata`` with ``rvalid`` the next cycle.
+    """
+
+    def __init__(self, cfg: EngineConfig, weights=None):
+        check_buildable(cfg)
+        self.cfg = cfg
+        self.layers = [Layer(cfg, k, None if weights is None else weights[k]) for k in range(len(cfg.layers))]
+        super().__init__({
+            "sample": In(stream.Signature(sample_layout(cfg))),
+            "pred": Out(index_shape(cfg.n_classes)), "pred_valid": Out(1),
+            "busy": Out(1), "done": Out(1),
+            "wport": Out(weight_port_signature(cfg)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, layers = self.cfg, self.layers
+        n_layers, beats = len(layers), input_beats(cfg)
+        for k, layer in enumerate(layers):
+            m.submodules[f"layer{k}"] = layer
+
+        # -- input buffer and the activation chain -------------------------------------------
+        m.submodules.inbuf = inbuf = memory.Memory(
+            shape=data.ArrayLayout(shape_of(cfg.input), cfg.lanes), depth=max(2, beats), init=[])
+        in_rd, in_wr = inbuf.read_port(), inbuf.write_port()
+        m.d.comb += [in_rd.addr.eq(layers[0].o_src_addr), layers[0].i_src_data.eq(in_rd.data)]
+        for prev, layer in zip(layers, layers[1:]):
+            m.d.comb += [prev.i_y_addr.eq(layer.o_src_addr), layer.i_src_data.eq(prev.o_y_data)]
+
+        label, train = Signal.like(self.sample.payload.label), Signal()
+        for layer in layers:
+            m.d.comb += layer.i_label.eq(label)
+
+        if cfg.uses_stochastic():
+            m.submodules.rng = rng = LaneRng(cfg)
+            advance = 0
+            for layer in layers:
+                advance = advance | layer.o_rng_advance
+                if layer.update_lanes.stochastic:
+                    m.d.comb += layer.i_rng_words.eq(rng.o_words)
+            m.d.comb += rng.i_advance.eq(advance)
+
+        out = layers[-1]
+        m.submodules.argmax = argmax = Argmax(shape_of(cfg.layers[-1].preact), cfg.lanes, cfg.n_classes)
+        m.d.comb += [argmax.i_valid.eq(out.o_post_valid), argmax.i_first.eq(out.o_post_first),
+                     argmax.i_base.eq(out.o_post_base), argmax.i_values.eq(out.o_post_z),
+                     argmax.i_mask.eq(out.o_post_mask)]
+        m.d.sync += self.pred_valid.eq(0)
+
+        # -- controller: load, then per layer forward (and update), then finish ---------------
+        beat = Signal(index_shape(beats))
+        with m.FSM(name="ctrl") as fsm:
+            with m.State("LOAD"):
+                m.d.comb += self.sample.ready.eq(1)
+                with m.If(self.sample.valid):
+                    m.d.comb += [in_wr.addr.eq(beat), in_wr.data.eq(self.sample.payload.pixels), in_wr.en.eq(1)]
+                    m.d.sync += beat.eq(beat + 1)
+                    with m.If(beat == beats - 1):
+                        m.d.sync += [beat.eq(0), label.eq(self.sample.payload.label),
+                                     train.eq(self.sample.payload.train)]
+                        m.d.comb += layers[0].i_start_fwd.eq(1)
+                        m.next = "FWD0"
+            for k, layer in enumerate(layers):
+                last = k == n_layers - 1
+
+                def go_next():
+                    if last:
+                        m.next = "FINISH"
+                    else:
+                        m.d.comb += layers[k + 1].i_start_fwd.eq(1)
+                        m.next = f"FWD{k + 1}"
+
+                with m.State(f"FWD{k}"):
+                    with m.If(layer.o_done):
+                        if last:
+                            m.d.sync += [self.pred.eq(argmax.o_index), self.pred_valid.eq(1)]
+                        with m.If(train):
+                            m.d.comb += layer.i_start_upd.eq(1)
+                            m.next = f"UPD{k}"
+                        with m.Else():
+                            go_next()
+                with m.State(f"UPD{k}"):
+                    with m.If(layer.o_done):
+                        go_next()
+            with m.State("FINISH"):
+                m.d.comb += self.done.eq(1)
+                m.next = "LOAD"
+        host = fsm.ongoing("LOAD")
+        m.d.comb += self.busy.eq(~host)
+
+        # -- host weight port ------------------------------------------------------------------
+        port = self.wport
+        rsel = Signal.like(port.layer)
+        m.d.sync += [self.wport.rvalid.eq(host & port.re), rsel.eq(port.layer)]
+        for k, layer in enumerate(layers):
+            m.d.comb += [
+                layer.i_host_addr.eq(fit(port.addr, layer.i_host_addr.shape())),
+                layer.i_host_wdata.eq(fit(port.wdata, len(layer.i_host_wdata.as_value()))),
+                layer.i_host_we.eq(host & port.we & (port.layer == k)),
+            ]
+        rdata = Array(fit(layer.o_host_rdata.as_value(), len(port.rdata)) for layer in layers)
+        m.d.comb += port.rdata.eq(rdata[rsel])
+        return m

@@ -1,0 +1,175 @@
+"""``python -m rtl.generate``: Verilog-2005, $readmemh files and a JSON manifest from one config.
+
+    python -m rtl.generate --config configs/small.yaml [--lanes P] [--seed N] -o build/rtl/small
+
+Writes ``drtp_engine.v`` (plain Verilog-2005 from :func:`amaranth.back.verilog.convert`),
+``layer<k>_weights.hex`` (initial weights, one RAM word per line, lane 0 in the low bits),
+``layer<k>_randvec.hex`` (ROM contents or, for LFSR vectors, the per-class start states) and
+``manifest.json`` (ports, parameters, formats, memories, cycles). Bad input: one sentence, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import amaranth
+from amaranth.back import verilog
+from amaranth.lib import data
+
+from hwsim.config import EngineConfig, RandomSource, load_config
+from hwsim.formats import ConfigError
+from hwsim.params import initial_weights, random_vectors
+from hwsim.twins import delta_format, lane_reset_words, random_start_state
+
+from .engine import DrtpEngine, sample_layout
+from .layer import weight_words
+from .schedule import check_buildable, cycles, input_beats, phases, scaling_formula
+
+__all__ = ["TOP", "build_config", "generate", "manifest", "main"]
+
+TOP = "drtp_engine"
+
+
+def build_config(config: str, lanes: int | None = None) -> EngineConfig:
+    """Load a config, apply ``--lanes``, and check the RTL can build it (raises ConfigError)."""
+    cfg = load_config(config)
+    if lanes is not None:
+        cfg = dataclasses.replace(cfg, lanes=lanes)
+    check_buildable(cfg)
+    return cfg
+
+
+def _hex_lines(words, width: int) -> str:
+    digits = max(1, -(-width // 4))
+    return "".join(f"{w & ((1 << width) - 1):0{digits}x}\n" for w in words)
+
+
+def _pack(lanes, width: int) -> int:
+    return sum((int(v) & ((1 << width) - 1)) << (p * width) for p, v in enumerate(lanes))
+
+
+def _ports(dut: DrtpEngine) -> list[dict]:
+    ports = [{"name": "clk", "dir": "in", "width": 1, "doc": "clock (rising edge)"},
+             {"name": "rst", "dir": "in", "width": 1, "doc": "synchronous reset, active high"}]
+    for path, member, value in dut.signature.flatten(dut):
+        entry = {"name": "__".join(str(p) for p in path), "dir": "in" if member.flow.name == "In" else "out",
+                 "width": len(value.as_value()) if hasattr(value, "as_value") else len(value)}
+        shape = member.shape
+        if isinstance(shape, data.StructLayout):
+            entry["fields"] = {name: {"offset": field.offset, "width": field.width}
+                               for name, field in shape}
+        ports.append(entry)
+    return ports
+
+
+def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int, files: dict) -> dict:
+    layers = []
+    for k, layer in enumerate(cfg.layers):
+        P, G, n_cols = cfg.lanes, cfg.groups(k), cfg.n_cols(k)
+        layers.append({
+            "n_in": layer.n_in, "n_out": layer.n_out, "groups": G, "n_cols": n_cols,
+            "formats": {
+                "input": cfg.in_format(k).to_dict(), "weight": layer.weight.to_dict(),
+                "accumulator": cfg.acc_format(k).to_dict(), "preact": layer.preact.to_dict(),
+                "activation": layer.act.to_dict(), "delta": delta_format(cfg, k).to_dict(),
+                **({"error": layer.error.to_dict()} if layer.error is not None else {}),
+            },
+            "activation": layer.activation.value,
+            "update": {"rule": layer.update_rule.value, "shift": layer.update_shift,
+                       "rounding": layer.update_rounding.value, "drop_bits": cfg.update_drop_bits(k)},
+            "memories": {
+                "weights": {"depth": G * n_cols, "width": P * layer.weight.width,
+                            "bits": G * n_cols * P * layer.weight.width, "address": "g * n_cols + i",
+                            "lane_bits": layer.weight.width, "init": files.get(f"layer{k}_weights")},
+                "deltas": {"depth": G, "width": P * delta_format(cfg, k).width},
+                **({"activations": {"depth": G, "width": P * layer.act.width}}
+                   if k < len(cfg.layers) - 1 else {}),
+                **({"randvec": {"source": cfg.random_source.value, "file": files.get(f"layer{k}_randvec")}}
+                   if k < len(cfg.layers) - 1 else {}),
+            },
+        })
+    return {
+        "top": TOP,
+        "verilog": files["verilog"],
+        "config": {"name": cfg.name, "digest": cfg.digest(), "topology": list(cfg.topology)},
+        "generator": {"amaranth": amaranth.__version__, "weight_seed": seed},
+        "parameters": {
+            "lanes": cfg.lanes, "bias": cfg.bias, "n_classes": cfg.n_classes,
+            "input": cfg.input.to_dict(), "input_beats": input_beats(cfg),
+            "random_source": cfg.random_source.value, "random_lfsr_bits": cfg.random_lfsr_bits,
+            "random_seeds": list(cfg.random_seeds), "rng_lfsr_bits": cfg.rng_lfsr_bits,
+            "rng_seed": cfg.rng_seed, "stochastic": cfg.uses_stochastic(),
+            "rng_lane_reset": lane_reset_words(cfg) if cfg.uses_stochastic() else [],
+        },
+        "layers": layers,
+        "ports": _ports(dut),
+        "memories_total_bits": {
+            "weights": sum(cfg.groups(k) * cfg.n_cols(k) * cfg.lanes * l.weight.width
+                           for k, l in enumerate(cfg.layers)),
+        },
+        "cycles": {
+            "train": cycles(cfg, True), "inference": cycles(cfg, False),
+            "phases_train": {p.name: p.cycles for p in phases(cfg, True)},
+            "phases_inference": {p.name: p.cycles for p in phases(cfg, False)},
+            "definition": "first input beat to done inclusive, input never stalling (= sample period)",
+            "formula": scaling_formula(),
+        },
+    }
+
+
+def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = True) -> dict:
+    """Write the Verilog, init files and manifest for ``cfg`` into ``out``; returns the manifest."""
+    out.mkdir(parents=True, exist_ok=True)
+    weights = initial_weights(cfg, seed)
+    dut = DrtpEngine(cfg, weights if init_weights else None)
+    files = {"verilog": f"{TOP}.v"}
+    for k, layer in enumerate(cfg.layers):
+        name = f"layer{k}_weights.hex"
+        words = [_pack(w, layer.weight.width) for w in weight_words(cfg, k, weights[k])]
+        (out / name).write_text(_hex_lines(words, cfg.lanes * layer.weight.width))
+        files[f"layer{k}_weights"] = name
+        if k < len(cfg.layers) - 1:
+            name = f"layer{k}_randvec.hex"
+            if cfg.random_source is RandomSource.ROM:
+                rows, G, P = random_vectors(cfg, k), cfg.groups(k), cfg.lanes
+                bits = [[int(rows[c, g * P + p] > 0) if g * P + p < layer.n_out else 0 for p in range(P)]
+                        for c in range(cfg.n_classes) for g in range(G)]
+                text = _hex_lines([_pack(b, 1) for b in bits], P)
+            else:
+                text = _hex_lines([random_start_state(cfg, k, c) for c in range(cfg.n_classes)],
+                                  cfg.random_lfsr_bits)
+            (out / name).write_text(text)
+            files[f"layer{k}_randvec"] = name
+    text = verilog.convert(dut, name=TOP, emit_src=False, strip_internal_attrs=True)
+    (out / files["verilog"]).write_text(text)
+    man = manifest(cfg, dut, seed, files)
+    (out / "manifest.json").write_text(json.dumps(man, indent=1) + "\n")
+    return man
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rtl.generate", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="YAML config path or name in configs/")
+    parser.add_argument("--lanes", type=int, default=None, help="override the config's lanes (P)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
+    parser.add_argument("--no-weight-init", action="store_true",
+                        help="leave the weight RAMs zero in the Verilog (load them through the port)")
+    parser.add_argument("-o", "--out", required=True, help="output directory")
+    args = parser.parse_args(argv)
+    try:
+        cfg = build_config(args.config, args.lanes)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    man = generate(cfg, Path(args.out), args.seed, not args.no_weight_init)
+    print(f"wrote {Path(args.out) / man['verilog']}: {cfg.name}, P={cfg.lanes}, "
+          f"{man['cycles']['train']} cycles per training sample, {man['cycles']['inference']} per inference")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

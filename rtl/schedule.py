@@ -1,0 +1,71 @@
+"""The engine's cycle schedule and build limits: one place for the numbers the RTL and manifest share.
+
+The controller (:mod:`rtl.engine`, :mod:`rtl.layer`) is written against the pipeline depths here,
+the generator's manifest reports :func:`cycles`, and the end-to-end test measures them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hwsim.config import EngineConfig
+from hwsim.formats import ConfigError
+
+__all__ = ["FWD_TAIL", "UPD_TAIL", "FINISH", "MAX_WORD_BITS", "Phase", "phases", "cycles", "input_beats",
+           "check_buildable", "scaling_formula"]
+
+FWD_TAIL = 2
+"""Forward pipeline after the last read is issued: multiply-accumulate (F1), then post-process (F2)."""
+UPD_TAIL = 1
+"""Update pipeline after the last read is issued: modify and write back (U1)."""
+FINISH = 1
+"""The cycle that raises ``done`` before the engine accepts the next sample."""
+MAX_WORD_BITS = 4096
+"""Widest memory word (P lanes x one weight) the generator builds: wider RAMs are not inferred."""
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    cycles: int
+
+
+def input_beats(cfg: EngineConfig) -> int:
+    """Input-stream beats per sample: P pixels per beat."""
+    return -(-cfg.layers[0].n_in // cfg.lanes)
+
+
+def phases(cfg: EngineConfig, train: bool) -> list[Phase]:
+    """The phases of one sample with a stream that never stalls, in order."""
+    out = [Phase("load", input_beats(cfg))]
+    for k in range(len(cfg.layers)):
+        issue = cfg.groups(k) * cfg.n_cols(k)
+        out.append(Phase(f"forward{k}", issue + FWD_TAIL))
+        if train:
+            out.append(Phase(f"update{k}", issue + UPD_TAIL))
+    out.append(Phase("finish", FINISH))
+    return out
+
+
+def cycles(cfg: EngineConfig, train: bool) -> int:
+    """Clock cycles per sample: from its first input beat to ``done``, inclusive (= the sample period)."""
+    return sum(p.cycles for p in phases(cfg, train))
+
+
+def scaling_formula() -> str:
+    return ("ceil(n_in0/P) + sum_k (1 + train) * ceil(n_out_k/P) * (n_in_k + bias) "
+            f"+ {FWD_TAIL} * L + train * {UPD_TAIL} * L + {FINISH}   (L = number of layers)")
+
+
+def check_buildable(cfg: EngineConfig) -> None:
+    """Raise a one-sentence :class:`ConfigError` for configs the RTL cannot build."""
+    widest = max(layer.n_out for layer in cfg.layers)
+    if not 1 <= cfg.lanes <= widest:
+        raise ConfigError(f"lanes must be in 1..{widest} for topology {list(cfg.topology)} (each lane "
+                          f"computes one neuron and the widest layer has {widest}), not {cfg.lanes}")
+    for k, layer in enumerate(cfg.layers):
+        bits = cfg.lanes * layer.weight.width
+        if bits > MAX_WORD_BITS:
+            raise ConfigError(f"layers[{k}].weight.format {layer.weight} with {cfg.lanes} lanes makes a "
+                              f"{bits}-bit weight-memory word; the RTL builds words of at most "
+                              f"{MAX_WORD_BITS} bits, so use fewer lanes or narrower weights")
