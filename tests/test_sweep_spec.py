@@ -60,7 +60,8 @@ def test_rule_and_path_knobs():
                        float_baseline=False))
     ups = [layer["update"] for layer in pts[0].config["layers"]]
     assert [u["rounding"] for u in ups] == ["trn", "trn"]
-    assert [u["shift"] for u in ups] == [8, 6]
+    default = expand(_spec({}, float_baseline=False))[0].config["layers"]
+    assert [u["shift"] for u in ups] == [8, default[-1]["update"]["shift"]]   # the output layer keeps its own
     assert [u["rule"] for u in ups] == ["sign", "sign"]
 
 
@@ -159,3 +160,19 @@ def test_dry_run_lists_points(capsys):
     out = capsys.readouterr().out
     assert "weight_bits[3] x 2 seeds = 6 engine runs + 2 float baseline runs" in out
     assert out.count("fixed weight_bits=") == 6
+
+
+def test_configs_with_one_float_view_train_the_same_float_twin():
+    """The float baseline is shared by float_view: configs that differ only in widths/rounding/rule
+    must give the float twin identical results (else sharing would be wrong)."""
+    from hwsim.config import config_from_dict
+    from hwsim.datasets import load_dataset
+    from hwsim.training import train_run
+
+    points = expand(_spec({"weight_bits": [3], "update_rounding": ["trn"], "update_rule": ["sign"],
+                           "act_bits": [4]}, float_baseline=False))
+    plain = expand(_spec({}, float_baseline=False))
+    assert points[0].float_key == plain[0].float_key and points[0].digest != plain[0].digest
+    data = load_dataset("digits8x8")
+    runs = [train_run(config_from_dict(p.config), data, 1, 0, use_float=True)[0] for p in (points[0], plain[0])]
+    assert runs[0].test_acc == runs[1].test_acc and runs[0].online_acc == runs[1].online_acc

@@ -116,9 +116,9 @@ def test_reports_table_csv_plot(tmp_path):
     run_points(points, store, InlineBackend(), progress=False)
     groups, table = write_reports(spec, points, store.finished(p.id for p in points), tmp_path)
     lines = table.splitlines()
-    assert lines[0] == "| weight_bits | seeds | test acc % (mean ± std) | train acc % (mean ± std) | wall s/run |"
-    assert lines[2] == "| float DRTP | 2 | 80.50 ± 0.71 | 80.50 ± 0.71 | 0.5 |"   # sample std of 80, 81
-    assert lines[3] == "| 3 | 2 | 30.50 ± 0.71 | 30.50 ± 0.71 | 0.5 |"
+    assert lines[0] == "| run | weight_bits | seeds | test acc % (mean ± std) | train acc % (mean ± std) | wall s/run |"
+    assert lines[2] == "| float DRTP | any | 2 | 80.50 ± 0.71 | 80.50 ± 0.71 | 0.5 |"   # sample std of 80, 81
+    assert lines[3] == "| engine | 3 | 2 | 30.50 ± 0.71 | 30.50 ± 0.71 | 0.5 |"
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert list(rows[0])[:4] == ["id", "mode", "weight_bits", "seed"]
     assert len(rows) == 6 and json.loads(rows[2]["test_acc"]) == pytest.approx([0.15, 0.3])
@@ -143,6 +143,18 @@ def test_cost_slot_adds_columns_and_pareto(tmp_path):
     assert "weight_bits_total" in table.splitlines()[0]
     assert (tmp_path / "plots" / "pareto_weight_bits_total.png").exists()
     assert "cost_weight_bits_total" in (tmp_path / "results.csv").read_text().splitlines()[0]
+
+
+def test_float_baselines_named_by_the_knobs_they_serve(tmp_path):
+    spec = _spec(grid={"weight_bits": [3, 4], "hidden_shift": [9, 11]}, seeds=1)
+    points = expand(spec)
+    store = ResultStore(tmp_path)
+    run_points(points, store, InlineBackend(), progress=False)
+    _, table = write_reports(spec, points, store.finished(p.id for p in points), tmp_path, plots=False)
+    lines = table.splitlines()
+    assert [line.split(" | ")[:3] for line in lines[2:4]] == [["| float DRTP", "any", "9"],
+                                                             ["| float DRTP", "any", "11"]]
+    assert len(lines) == 2 + 2 + 4
 
 
 def test_pareto_front():

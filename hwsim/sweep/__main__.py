@@ -67,26 +67,12 @@ def _parse_args(argv):
 
 def _raw_spec(args) -> tuple[dict, str, str | None]:
     """The spec's dict form: the YAML file's, with the command line's options laid over it."""
-    from ..config import CONFIG_DIR
     from .knobs import SweepError
+    from .spec import read_spec_file
 
     d, origin, default_name = {}, "command line", None
     if args.spec:
-        p = Path(args.spec)
-        if not p.exists() and not p.suffix:
-            p = CONFIG_DIR / "sweeps" / f"{args.spec}.yaml"
-        if not p.is_file():
-            names = ", ".join(sorted(q.stem for q in (CONFIG_DIR / "sweeps").glob("*.yaml")))
-            raise SweepError(f"sweep spec {args.spec!r} does not exist; give a YAML path or one of: {names}")
-        try:
-            d = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise SweepError(f"sweep spec {str(p)!r} is not valid YAML"
-                             f"{f' at line {mark.line + 1}' if mark else ''}") from None
-        if not isinstance(d, dict):
-            raise SweepError(f"sweep spec {str(p)!r} must be a mapping with keys name, base, grid, seeds, epochs")
-        origin, default_name = f"sweep spec {p.name}", p.stem
+        d, origin, default_name = read_spec_file(args.spec)
     base = dict(d.get("base") or {}) if isinstance(d.get("base", {}), dict) else d.get("base")
     if isinstance(base, dict):
         if args.config:

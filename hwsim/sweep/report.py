@@ -14,7 +14,7 @@ import io
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +67,7 @@ class Group:
     wall_mean: float
     costs: dict
     label: str = ""
+    shared: dict = field(default_factory=dict)  # float baselines: the knob values their fixed points share
 
 
 def _stats(values) -> tuple[float, float]:
@@ -94,20 +95,19 @@ def summarize(spec: SweepSpec, rows: list[dict]) -> list[Group]:
     fixed_rows = [r for r in rows if r["mode"] == "fixed"]
     for g in groups:
         if g.mode == "float" and spec.fixed:
-            g.label = "float DRTP" + _common_knobs(knobs, [r for r in fixed_rows if r["float_key"] == g.float_key])
+            g.shared = _common_knobs(knobs, [r for r in fixed_rows if r["float_key"] == g.float_key])
+            g.label = "float DRTP" + (f" ({', '.join(f'{k}={v}' for k, v in g.shared.items())})"
+                                      if g.shared and len(g.shared) < len(knobs) else "")
         else:
             g.label = ", ".join(f"{k}={v}" for k, v in g.knobs.items()) or g.mode
     return groups
 
 
-def _common_knobs(knobs, rows) -> str:
-    """' (hidden_shift=8)': the knob values all fixed points sharing a float baseline agree on."""
+def _common_knobs(knobs, rows) -> dict:
+    """The knob values that all fixed points sharing one float baseline agree on."""
     if not rows:
-        return ""
-    common = [f"{k}={rows[0].get(k)}" for k in knobs if len({repr(r.get(k)) for r in rows}) == 1]
-    if len(common) == len(knobs):  # the baseline of one combination: name only what the float twin reads
-        return ""
-    return f" ({', '.join(common)})" if common else ""
+        return {}
+    return {k: rows[0].get(k) for k in knobs if len({repr(r.get(k)) for r in rows}) == 1}
 
 
 def _pct(mean: float, std: float) -> str:
@@ -118,14 +118,12 @@ def format_table(spec: SweepSpec, groups: list[Group]) -> str:
     """A Markdown table: one row per combination, float baselines first."""
     knobs = list(spec.knobs)
     cost_names = sorted({c for g in groups for c in g.costs})
-    head = (["point"] if not knobs else knobs) + ["seeds", "test acc % (mean ± std)",
-                                                   "train acc % (mean ± std)", "wall s/run"] + cost_names
+    head = ["run", *knobs, "seeds", "test acc % (mean ± std)", "train acc % (mean ± std)", "wall s/run", *cost_names]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in sorted(groups, key=lambda g: g.mode != "float"):
-        if g.mode == "float" and spec.fixed:
-            cells = [g.label] + [""] * (max(len(knobs), 1) - 1)
-        else:
-            cells = [str(g.knobs.get(k)) for k in knobs] or [g.mode]
+        run = "float DRTP" if g.mode == "float" else "engine"
+        values = g.shared if g.mode == "float" and spec.fixed else g.knobs
+        cells = [run] + [str(values[k]) if k in values else "any" for k in knobs]
         cells += [str(g.n), _pct(g.test_mean, g.test_std), _pct(g.train_mean, g.train_std), f"{g.wall_mean:.1f}"]
         cells += [f"{g.costs[c]:.4g}" if c in g.costs else "" for c in cost_names]
         lines.append("| " + " | ".join(cells) + " |")
@@ -168,37 +166,43 @@ def plot_knob(spec: SweepSpec, groups: list[Group], knob: str, path: Path, title
     others = [k for k in spec.knobs if k != knob]
     main_mode = "fixed" if spec.fixed else "float"
     floats = {g.float_key: g for g in groups if g.mode == "float" and spec.fixed}
-    lines: dict[tuple, list[Group]] = {}
+    lines: dict[tuple, list[Group]] = {}  # one line per combination of the other knobs
     for g in groups:
         if g.mode == main_mode:
             lines.setdefault(tuple(g.knobs.get(k) for k in others), []).append(g)
     fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    drawn_floats = set()
+    baselines = {}  # the float baselines of each line, in x order; lines may share them
+    for combo, gs in lines.items():
+        gs.sort(key=lambda g: values.index(g.knobs[knob]))
+        baselines[combo] = tuple(floats[g.float_key] for g in gs if g.float_key in floats)
+    users: dict[tuple, list] = {}
+    for combo, fgs in baselines.items():
+        users.setdefault(tuple(f.float_key for f in fgs), []).append(combo)
+    drawn = set()
     for i, (combo, gs) in enumerate(lines.items()):
         color = colors[i % len(colors)]
-        gs = sorted(gs, key=lambda g: values.index(g.knobs[knob]))
-        label = ", ".join(f"{k}={v}" for k, v in zip(others, combo)) or ("engine" if spec.fixed else "float DRTP")
+        label = ", ".join(f"{k}={v}" for k, v in zip(others, combo)) or ("fixed-point engine" if spec.fixed else "float DRTP")
         xs = [xpos[g.knobs[knob]] for g in gs]
         ax.errorbar(xs, [100 * g.test_mean for g in gs], yerr=[100 * g.test_std for g in gs], marker="o",
                     ms=4, capsize=3, color=color, label=f"{label} (n={gs[0].n})")
-        fgs = [floats[g.float_key] for g in gs if g.float_key in floats]
-        if not fgs:
+        fgs = baselines[combo]
+        seq = tuple(f.float_key for f in fgs)
+        if not fgs or seq in drawn:
             continue
-        keys = {f.float_key for f in fgs}
-        if len(keys) == 1:
+        drawn.add(seq)
+        shared = len(users[seq]) > 1 or len(lines) == 1  # one baseline for several lines: black
+        fcolor = "black" if shared else color
+        if len(set(seq)) == 1:
             f = fgs[0]
-            if f.float_key in drawn_floats:
-                continue
-            drawn_floats.add(f.float_key)
-            fcolor = "black" if len(lines) == 1 else color
             ax.axhline(100 * f.test_mean, color=fcolor, ls="--", lw=1.2,
                        label=f"{f.label} {_pct(f.test_mean, f.test_std)} % (n={f.n})")
             ax.axhspan(100 * (f.test_mean - f.test_std), 100 * (f.test_mean + f.test_std), color=fcolor,
                        alpha=0.08, lw=0)
         else:  # the float twin changes with this knob too (a learning-rate shift, a topology)
             ax.errorbar(xs, [100 * f.test_mean for f in fgs], yerr=[100 * f.test_std for f in fgs], ls="--",
-                        marker="s", ms=3, capsize=3, color=color, alpha=0.7, label=f"float DRTP, {label}")
+                        marker="s", ms=3, capsize=3, color=fcolor, alpha=0.8,
+                        label="float DRTP" + ("" if shared else f", {label}"))
     ax.set_xlabel(knob)
     ax.set_ylabel("final test accuracy (%)")
     if numeric:
@@ -209,7 +213,7 @@ def plot_knob(spec: SweepSpec, groups: list[Group], knob: str, path: Path, title
         ax.set_xticklabels([str(v) for v in values])
     ax.grid(True, alpha=0.3)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

@@ -18,6 +18,7 @@ YAML form::
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -31,7 +32,7 @@ from ..config import EngineConfig, config_for_bits, config_from_dict, load_confi
 from ..formats import ConfigError
 from .knobs import HIDDEN_ACTIVATIONS, KNOBS, RECIPE_KNOBS, SweepError, get_knob
 
-__all__ = ["SweepSpec", "Point", "parse_values", "spec_from_dict", "load_spec", "expand", "float_view",
+__all__ = ["SweepSpec", "Point", "parse_values", "spec_from_dict", "read_spec_file", "load_spec", "expand", "float_view",
            "point_id", "SweepError"]
 
 SPEC_KEYS = ("name", "base", "grid", "seeds", "epochs", "data_dir", "float_baseline", "fixed")
@@ -217,12 +218,11 @@ def spec_from_dict(d: Any, origin: str = "sweep spec", default_name: str | None 
         name = "sweep-" + hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
     if not isinstance(name, str) or not name or "/" in name:
         raise SweepError(f"{origin} name must be a non-empty string without '/', not {name!r}")
-    return SweepSpec(name, *[getattr(spec, f) for f in ("base", "grid", "seeds", "epochs", "data_dir",
-                                                        "float_baseline", "fixed")])
+    return dataclasses.replace(spec, name=name)
 
 
-def load_spec(path: str | Path) -> SweepSpec:
-    """Read a YAML spec by path, or by name from configs/sweeps/."""
+def read_spec_file(path: str | Path) -> tuple[dict, str, str]:
+    """A spec file's dict (by path, or by name from configs/sweeps/), its origin text and its stem."""
     from ..config import CONFIG_DIR
     p = Path(path)
     if not p.exists() and not p.suffix:
@@ -236,7 +236,15 @@ def load_spec(path: str | Path) -> SweepSpec:
         mark = getattr(exc, "problem_mark", None)
         raise SweepError(f"sweep spec {str(p)!r} is not valid YAML"
                          f"{f' at line {mark.line + 1}' if mark else ''}") from None
-    return spec_from_dict(data, origin=f"sweep spec {p.name}", default_name=p.stem)
+    if not isinstance(data, dict):
+        raise SweepError(f"sweep spec {str(p)!r} must be a mapping with keys {', '.join(SPEC_KEYS)}")
+    return data, f"sweep spec {p.name}", p.stem
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a YAML spec by path, or by name from configs/sweeps/."""
+    data, origin, stem = read_spec_file(path)
+    return spec_from_dict(data, origin=origin, default_name=stem)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +274,7 @@ def point_id(mode: str, digest: str, dataset: str, epochs: int, seed: int) -> st
 
 
 class _Datasets:
-    """Each (name, data_dir) loaded once in the parent: shapes for derived bases, and early errors."""
+    """Each data set loaded once in the parent: shapes for derived bases, and early errors."""
 
     def __init__(self, data_dir):
         self.data_dir, self.cache = data_dir, {}
@@ -280,6 +288,7 @@ class _Datasets:
 
 
 def _build(spec: SweepSpec, knobs: dict, epochs: int | None, datasets: _Datasets) -> EngineConfig:
+    """The config of one grid point: the base (rebuilt by recipe knobs), then the dict knobs."""
     base = spec.base
     if "config" in base:
         d = copy.deepcopy(load_config(base["config"]).source)
@@ -299,7 +308,7 @@ def _build(spec: SweepSpec, knobs: dict, epochs: int | None, datasets: _Datasets
             topology = (data.n_inputs,) + hidden + (data.n_classes,)
         cfg = config_for_bits(recipe.get("bits", 8), topology, lanes=recipe.get("lanes", 16), dataset=dataset,
                               hidden=base.get("activation", "hard_tanh"))
-        d = copy.deepcopy(cfg.source)
+        d = copy.deepcopy(cfg.source)  # the recipe's dict: accumulators unset, so derived for new widths
     for name, value in knobs.items():
         knob = get_knob(name)
         if knob.kind == "dict":
@@ -314,9 +323,7 @@ def _check(spec: SweepSpec, knobs: dict, epochs: int | None, datasets: _Datasets
     try:
         cfg = _build(spec, knobs, epochs, datasets)
         check_topology(datasets.get(cfg.dataset), cfg.topology[0], cfg.n_classes)
-    except SweepError as exc:
-        raise SweepError(f"{what}: {exc}") from None
-    except (ConfigError, DataError) as exc:
+    except (ConfigError, DataError) as exc:  # SweepError is a ConfigError
         raise SweepError(f"{what}: {exc}") from None
     return cfg
 
@@ -353,6 +360,6 @@ def expand(spec: SweepSpec) -> list[Point]:
             if spec.float_baseline:
                 fid = point_id("float", fkey, cfg.dataset, epochs, seed)
                 if fid not in floats:  # float points are shared; they carry knobs only when alone
-                    floats[fid] = Point(fid, "float", () if spec.fixed else tuple(knobs.items()), seed, epochs, cfg.dataset, spec.data_dir,
-                                        config, digest, fkey)
+                    floats[fid] = Point(fid, "float", () if spec.fixed else tuple(knobs.items()), seed,
+                                        epochs, cfg.dataset, spec.data_dir, config, digest, fkey)
     return list(floats.values()) + fixed
