@@ -7,7 +7,7 @@ SIM    ?= all
 BITS   ?= 8
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup deps-apt demo test test-fast sim verilog mutate synth bench clean
+.PHONY: setup deps-apt demo test test-fast sim verilog mutate synth sweep bench clean
 
 setup: $(STAMP) deps-apt
 
@@ -39,6 +39,9 @@ sim: setup
 verilog: setup
 	$(PY) -m rtl.generate --config configs/small.yaml -o build/small
 	$(PY) -m rtl.generate --config configs/paper-784-500-10.yaml -o build/paper-784-500-10
+
+sweep: setup
+	$(PY) -m hwsim.sweep weight-bits-mnist5k
 
 bench: setup
 	$(PY) benchmarks/bench_engine.py
