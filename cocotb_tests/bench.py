@@ -22,9 +22,9 @@ import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
 
-__all__ = ["EnginePorts", "EngineTB", "Mismatch", "SampleRecord", "Checker"]
+__all__ = ["EnginePorts", "EngineTB", "Mismatch", "SampleRecord", "Checker", "ManifestError", "PORT_NAMES"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,10 @@ class EnginePorts:
     @classmethod
     def from_manifest(cls, cfg, manifest: dict) -> "EnginePorts":
         """Shapes from the config (the one source of widths), names/offsets/cycles from the manifest."""
+        digest = manifest.get("config", {}).get("digest")
+        if digest != cfg.digest():
+            raise ManifestError(f"the RTL was generated for config digest {digest}, but the golden set is for "
+                                f"{cfg.name!r} (digest {cfg.digest()}); regenerate one of them")
         return cls(
             lanes=cfg.lanes, n_in=cfg.layers[0].n_in, n_layers=len(cfg.layers),
             n_out=tuple(l.n_out for l in cfg.layers), n_cols=tuple(cfg.n_cols(k) for k in range(len(cfg.layers))),
@@ -61,26 +65,43 @@ class EnginePorts:
             w_width=tuple(l.weight.width for l in cfg.layers), **manifest_ports(manifest))
 
 
+# role -> the port ``rtl.generate`` names (Amaranth flattens the component signature with "__")
+PORT_NAMES = {
+    "clk": "clk", "rst": "rst", "sample_valid": "sample__valid", "sample_ready": "sample__ready",
+    "sample_payload": "sample__payload", "pred": "pred", "pred_valid": "pred_valid", "busy": "busy",
+    "done": "done", "w_layer": "wport__layer", "w_addr": "wport__addr", "w_wdata": "wport__wdata",
+    "w_we": "wport__we", "w_re": "wport__re", "w_rdata": "wport__rdata", "w_rvalid": "wport__rvalid",
+}
+
+
+class ManifestError(ValueError):
+    """The manifest does not describe the ports the bench drives."""
+
+
 def manifest_ports(m: dict) -> dict:
-    """Port names, payload field offsets and cycle counts from the RTL generator's manifest."""
-    ports = m["ports"]
-    names = {role: ports[role]["name"] if isinstance(ports[role], dict) else ports[role] for role in ROLES}
-    fields = m["sample_payload"]
+    """Port names, payload field offsets and cycle counts from ``rtl.generate``'s manifest.json."""
+    ports = {p["name"]: p for p in m.get("ports", [])}
+    missing = [name for name in PORT_NAMES.values() if name not in ports]
+    if missing:
+        raise ManifestError(f"the RTL manifest lists no port {missing[0]!r}; the bench drives "
+                            f"{', '.join(PORT_NAMES.values())}")
+    fields = ports[PORT_NAMES["sample_payload"]].get("fields", {})
+    for f in ("pixels", "label", "train"):
+        if f not in fields:
+            raise ManifestError(f"the RTL manifest gives no field {f!r} of port sample__payload")
+    cycles = m.get("cycles", {})
     return dict(pixel_lsb=int(fields["pixels"]["offset"]), label_lsb=int(fields["label"]["offset"]),
                 label_width=int(fields["label"]["width"]), train_lsb=int(fields["train"]["offset"]),
-                signals=names, cycles_train=int(m["cycles"]["train"]), cycles_infer=int(m["cycles"]["infer"]))
-
-
-ROLES = ("clk", "rst", "sample_valid", "sample_ready", "sample_payload", "pred", "pred_valid", "busy", "done",
-         "w_layer", "w_addr", "w_wdata", "w_we", "w_re", "w_rdata", "w_rvalid")
+                signals=dict(PORT_NAMES), cycles_train=int(cycles["train"]),
+                cycles_infer=int(cycles["inference"]))
 
 
 @dataclass
 class SampleRecord:
     index: int
     prediction: int
-    cycles: int          # first beat accepted .. done, inclusive
-    wall: float          # seconds of wall time the simulator spent on it
+    cycles: int          # first beat taken .. done, inclusive
+    wall: float          # wall seconds the simulator spent on it
 
 
 @dataclass
@@ -114,6 +135,7 @@ class EngineTB:
         self.period_ns = 10
         self.sim_cycles = 0       # cycles spent inside samples (first beat .. done)
         self.sim_wall = 0.0       # wall seconds for those cycles
+        self.sim_cpu = 0.0        # CPU seconds of this (simulator + Python) process for them
 
     # -- clock and reset -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -229,11 +251,16 @@ class EngineTB:
     async def run_sample(self, index: int, x, label: int, train: bool, stall: float = 0.0,
                          next_first=None) -> SampleRecord:
         """One sample: stream it, wait for ``done`` (Python sleeps meanwhile), read the prediction."""
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         hold = None if next_first is None else self._beats(*next_first)[0]
         first = await self.send(x, label, train, stall, hold)
         if not self.done.value:
-            await RisingEdge(self.done)
+            limit = 4 * (self.p.cycles_train if train else self.p.cycles_infer) + 100
+            fired = await First(RisingEdge(self.done), Timer(limit * self.period_ns, unit="ns"))
+            if not isinstance(fired, RisingEdge):
+                raise AssertionError(f"{'training' if train else 'inference'} sample {index}: no done within "
+                                     f"{limit} cycles of its last input beat (the manifest says "
+                                     f"{self.p.cycles_train if train else self.p.cycles_infer} per sample)")
             await FallingEdge(self.clk)
         cycles = self.now_cycles() - first + 1
         pred = int(self.pred.value)
@@ -241,6 +268,7 @@ class EngineTB:
         wall = time.perf_counter() - t0
         self.sim_cycles += cycles
         self.sim_wall += wall
+        self.sim_cpu += time.process_time() - c0
         return SampleRecord(index, pred, cycles, wall)
 
 

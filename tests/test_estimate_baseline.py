@@ -1,0 +1,44 @@
+"""Stored estimate baselines of configs/small.yaml: a fresh estimate must stay within each metric's tolerance."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwsim.config import load_config
+from rtl.estimate import synth
+from rtl.estimate.baseline import check_baseline, load_baseline
+from rtl.estimate.flow import run_synthesis
+from rtl.estimate.report import estimate
+
+MODEL_METRICS = ("energy_nj", "model.", "sram_bits", "cycles.")
+
+
+def test_small_model_matches_baseline():
+    base = load_baseline("small")
+    cfg = load_config("small")
+    assert cfg.digest() == base["digest"], "configs/small.yaml changed: regenerate the baseline"
+    assert check_baseline(estimate(cfg), base, MODEL_METRICS) == []
+
+
+def test_check_baseline_reports_regressions():
+    base = {"metrics": {"a.b": {"value": 100, "rtol": 0.05, "worse": "higher"},
+                        "f": {"value": 100, "rtol": 0.1, "worse": "lower"},
+                        "g": {"value": 10, "rtol": 0.0, "worse": "both"}}}
+    assert check_baseline({"a": {"b": 104}, "f": 200, "g": 10}, base) == []
+    problems = check_baseline({"a": {"b": 110}, "f": 80}, base)
+    assert problems == ["a.b is 110, baseline 100 (change +10.0%, tolerance 5%)",
+                        "f is 80, baseline 100 (change -20.0%, tolerance 10%)",
+                        "g is missing from the estimate (baseline 10)"]
+
+
+@pytest.mark.slow
+def test_small_synthesis_matches_baseline(tmp_path):
+    try:
+        synth.yosys_bin()
+    except synth.FlowError as exc:
+        pytest.skip(str(exc))
+    cfg = load_config("small")
+    steps = ("gates", "ecp5", "fmax") if synth.nextpnr_ecp5_bin() else ("gates", "ecp5")
+    res = estimate(cfg, run_synthesis(cfg, tmp_path / "small", steps))
+    prefixes = ("synth.", "ecp5.") + (("fmax.",) if "fmax" in steps else ())
+    assert check_baseline(res, load_baseline("small"), prefixes) == []
