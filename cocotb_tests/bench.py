@@ -132,6 +132,8 @@ class EngineTB:
         self.w_re, self.w_rdata, self.w_rvalid = (getattr(dut, s["w_re"]), getattr(dut, s["w_rdata"]),
                                                   getattr(dut, s["w_rvalid"]))
         self.rng = random.Random(seed)
+        # The bench top (hdl/drtp_tb.v) makes the clock; a bare engine gets cocotb's GPI clock.
+        self.clock_in_python = not hasattr(dut, "dut")
         self.period_ns = 10
         self.sim_cycles = 0       # cycles spent inside samples (first beat .. done)
         self.sim_wall = 0.0       # wall seconds for those cycles
@@ -141,7 +143,8 @@ class EngineTB:
     async def start(self) -> None:
         for h in (self.valid, self.w_we, self.w_re, self.w_layer, self.w_addr, self.w_wdata, self.payload):
             h.value = 0
-        Clock(self.clk, self.period_ns, unit="ns", impl="gpi").start(start_high=False)
+        if self.clock_in_python:
+            Clock(self.clk, self.period_ns, unit="ns", impl="gpi").start(start_high=False)
         await self.reset()
 
     async def reset(self) -> None:

@@ -115,7 +115,7 @@ class _Compiled:
     def _tables(self, cfg: EngineConfig) -> list[np.ndarray]:
         """Per layer, the low ``rand_used`` bits of every word, laid out so a slice never wraps.
 
-        Rows layout: 1-D, the word period plus the longest layer update appended. Dots layout:
+        Rows layout: 1-D, the word period plus one row (n_pad words) appended. Dots layout:
         2-D ``T[c, m] = word[(m * n_pad + c) mod period]``, so the words of output row j from
         base b are the contiguous ``T[(b + j) % n_pad, (b + j) // n_pad:][:n_cols]``.
         """
@@ -123,8 +123,8 @@ class _Compiled:
             return [np.zeros(1, dtype=np.int16) if p.layout != LAYOUT_DOTS else np.zeros((1, 1), dtype=np.int16)
                     for p in self.plans]
         L, seed, period = cfg.rng_lfsr_bits, cfg.rng_seed, self.period
-        longest = max(max(p.words for p in self.plans),
-                      max((p.n_pad * (period // p.n_pad + p.n_cols + 2) - period for p in self.plans), default=0))
+        longest = max(max(p.n_pad for p in self.plans),
+                      max(p.n_pad * (period // p.n_pad + p.n_cols + 2) - period for p in self.plans))
         words = lfsr.word_table(L, seed, longest)
         tables, cache = [], {}
         for p in self.plans:
@@ -140,7 +140,7 @@ class _Compiled:
                     m = period // p.n_pad + p.n_cols + 2
                     low = np.ascontiguousarray(low[:m * p.n_pad].reshape(m, p.n_pad).T)
                 else:
-                    low = low[:period + p.words]
+                    low = low[:period + p.n_pad]
                 cache[key] = low
             tables.append(cache[key])
         return tables
@@ -245,7 +245,12 @@ class Engine:
         n_in, fmt = self.cfg.layers[0].n_in, self.cfg.input
         if x.ndim != 2 or x.shape[1] != n_in:
             raise ConfigError(f"x_raw must be an (N, {n_in}) array of raw inputs, not shape {x.shape}")
-        if x.size and (not np.issubdtype(x.dtype, np.integer) or not fmt.contains(x)):
+        if not np.issubdtype(x.dtype, np.integer):
+            raise ConfigError(f"x_raw must hold raw integers within the input format {fmt} "
+                              f"({fmt.min_raw}..{fmt.max_raw}), not {x.dtype}")
+        info = np.iinfo(x.dtype)
+        in_range = fmt.min_raw <= info.min and info.max <= fmt.max_raw  # no scan needed
+        if x.size and not in_range and not fmt.contains(x):
             raise ConfigError(f"x_raw must hold raw integers within the input format {fmt} "
                               f"({fmt.min_raw}..{fmt.max_raw})")
         return np.ascontiguousarray(x, dtype=self._k.plans[0].in_dtype)

@@ -14,6 +14,7 @@ from .config import EngineConfig, ErrorSignal, UpdateRule
 from .formats import Overflow, Rounding, apply_overflow, shift_round
 from .kernels import (LAYOUT_ROWS, LayerPlan, _mag, inline, make_round, make_wrap, njit,
                       signed_dtype)
+from .lfsr import word_period
 
 __all__ = ["make_update", "ternary_table", "table_offset"]
 
@@ -246,12 +247,23 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
     """update(W, dl, a, nz, n, R, base): one layer's whole update.
 
     Rows layout: rows of nonzero inputs only (nz from the forward pass), all lanes of a row at
-    once with words ``R[base + i * n_pad : ... + n_pad]``. Dots layout: rows of nonzero deltas
+    once with words ``R[r0 : r0 + n_pad]``, ``r0 = (base + i * n_pad) mod period`` (the table is
+    one word period plus n_pad words: small enough to stay in cache). Dots layout: rows of nonzero deltas
     only, all inputs of a row at once with words ``R[c, m0 : m0 + n_cols]`` of the transposed
     table (``R[c, m] = word[m * n_pad + c]``, ``base + j = m0 * n_pad + c``).
     """
     um = _UpdateMath(cfg, plan)
     CT = um.CT
+    PERIOD = word_period(cfg.rng_lfsr_bits)
+
+    @inline
+    def next_row_word(r0, prev, i):
+        """(base + i * n_pad) mod period from its value r0 at row prev <= i (rows ascend)."""
+        r0 += (i - prev) * NP
+        while r0 >= PERIOD:
+            r0 -= PERIOD
+        return r0
+
     N_IN, NP, N_OUT, NC, ONE = plan.n_in, plan.n_pad, plan.n_out, plan.n_cols, plan.bias_one
     STOCH, SIGN = um.stoch, um.sign_rule
     SPARSE_LANES = plan.sparse_lanes
@@ -302,19 +314,23 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                         if x == 0:
                             continue
                         s = 0 if x > 0 else 1
+                        r0, prev = base, 0
                         for t in range(n + (ONE != 0)):
                             i = nz[t]
+                            r0 = next_row_word(r0, prev, i)
+                            prev = i
                             k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
                             q = T[s, k]
-                            r = R[base + i * NP + j]
-                            W[i * NP + j] = add(W[i * NP + j], TT(TT(q + TT(r)) >> u))
+                            W[i * NP + j] = add(W[i * NP + j], TT(TT(q + TT(R[r0 + j])) >> u))
                     return
+                r0, prev = base, 0
                 for t in range(n + (ONE != 0)):
                     i = nz[t]
+                    r0 = next_row_word(r0, prev, i)
+                    prev = i
                     k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
                     qp, qn = T[0, k], T[1, k]
                     Wr = W[i * NP:(i + 1) * NP]
-                    r0 = base + i * NP
                     Rr = R[r0:r0 + NP]
                     for j in range(NP):
                         x = dl[j]
@@ -341,12 +357,14 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
 
         @njit
         def update(W, dl, a, nz, n, R, T, base, nact):
+            r0, prev = base, 0
             for t in range(n + (ONE != 0)):
                 i = nz[t]
                 av = CT(a[i]) if i < N_IN else CT(ONE)
                 Wr = W[i * NP:(i + 1) * NP]
                 if STOCH:
-                    r0 = base + i * NP
+                    r0 = next_row_word(r0, prev, i)
+                    prev = i
                     Rr = R[r0:r0 + NP]
                     for j in range(NP):
                         Wr[j] = elem_p(Wr[j], CT(-(CT(dl[j]) * av)), Rr[j])

@@ -2,8 +2,9 @@
 
     python -m rtl.generate --config configs/small.yaml [--lanes P] [--seed N] -o build/rtl/small
 
-Writes ``drtp_engine.v`` (plain Verilog-2005 from :func:`amaranth.back.verilog.convert`),
-``layer<k>_weights.hex`` (initial weights, one RAM word per line, lane 0 in the low bits),
+Writes ``drtp_engine.v`` (plain Verilog-2005 from :func:`amaranth.back.verilog.convert`, the weight
+RAMs loaded with ``$readmemh``), ``layer<k>_weights.hex`` (initial weights, one RAM word per
+line, lane 0 in the low bits),
 ``layer<k>_randvec.hex`` (ROM contents or, for LFSR vectors, the per-class start states) and
 ``manifest.json`` (ports, parameters, formats, memories, cycles). Bad input: one sentence, exit 2.
 """
@@ -29,7 +30,7 @@ from .engine import DrtpEngine, sample_layout
 from .layer import weight_words
 from .schedule import check_buildable, cycles, input_beats, phases, scaling_formula
 
-__all__ = ["TOP", "build_config", "generate", "manifest", "main"]
+__all__ = ["TOP", "build_config", "generate", "manifest", "use_readmemh", "main"]
 
 TOP = "drtp_engine"
 
@@ -46,6 +47,37 @@ def build_config(config: str, lanes: int | None = None) -> EngineConfig:
 def _hex_lines(words, width: int) -> str:
     digits = max(1, -(-width // 4))
     return "".join(f"{w & ((1 << width) - 1):0{digits}x}\n" for w in words)
+
+
+def use_readmemh(verilog_text: str, loads: dict[tuple[str, str], str | None]) -> str:
+    """Replace the inline ``initial`` contents of the listed memories by ``$readmemh``.
+
+    ``loads`` maps ``(module, memory)`` (e.g. ``("drtp_engine.layer0", "weights")``) to a file name,
+    or to None to leave that memory uninitialised. yosys writes a memory's contents as one
+    ``mem[i] = ...;`` line per word, which every frontend parses slowly (minutes for 784-500-10);
+    ``$readmemh`` is what FPGA flows, Verilator and Icarus expect. Other memories keep their lines.
+    """
+    out, module, lines = [], None, verilog_text.split("\n")
+    n = 0
+    while n < len(lines):
+        line = lines[n]
+        if line.startswith("module "):
+            module = line[len("module "):].split("(")[0].strip().lstrip("\\")
+        if line.strip() == "initial begin" and n + 1 < len(lines):
+            first = lines[n + 1].strip()
+            mem = first.split("[", 1)[0]
+            if first.startswith(f"{mem}[0] = ") and (module, mem) in loads:
+                end = n + 1
+                while lines[end].strip() != "end":
+                    end += 1
+                indent = line[: len(line) - len(line.lstrip())]
+                if loads[module, mem] is not None:
+                    out.append(f'{indent}initial $readmemh("{loads[module, mem]}", {mem});')
+                n = end + 1
+                continue
+        out.append(line)
+        n += 1
+    return "\n".join(out)
 
 
 def _pack(lanes, width: int) -> int:
@@ -121,17 +153,25 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int, files: dict) -> dict
     }
 
 
-def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = True) -> dict:
-    """Write the Verilog, init files and manifest for ``cfg`` into ``out``; returns the manifest."""
+def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = True, init_path: str = "") -> dict:
+    """Write the Verilog, init files and manifest for ``cfg`` into ``out``; returns the manifest.
+
+    The Verilog loads the weight RAMs with ``$readmemh("<init_path><file>")`` (a bare file name is
+    found in the simulator's or synthesis tool's working directory); ``init_weights=False`` drops
+    that, so the file stands alone. The small random-vector ROMs keep their contents inline.
+    """
     out.mkdir(parents=True, exist_ok=True)
     weights = initial_weights(cfg, seed)
-    dut = DrtpEngine(cfg, weights if init_weights else None)
+    # the design carries no weight init: the Verilog reads the .hex files instead (see use_readmemh)
+    dut = DrtpEngine(cfg, None)
     files = {"verilog": f"{TOP}.v"}
+    loads: dict[tuple[str, str], str | None] = {}
     for k, layer in enumerate(cfg.layers):
         name = f"layer{k}_weights.hex"
         words = [_pack(w, layer.weight.width) for w in weight_words(cfg, k, weights[k])]
         (out / name).write_text(_hex_lines(words, cfg.lanes * layer.weight.width))
         files[f"layer{k}_weights"] = name
+        loads[f"{TOP}.layer{k}", "weights"] = init_path + name if init_weights else None
         if k < len(cfg.layers) - 1:
             name = f"layer{k}_randvec.hex"
             if cfg.random_source is RandomSource.ROM:
@@ -144,7 +184,7 @@ def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = T
                                   cfg.random_lfsr_bits)
             (out / name).write_text(text)
             files[f"layer{k}_randvec"] = name
-    text = verilog.convert(dut, name=TOP, emit_src=False, strip_internal_attrs=True)
+    text = use_readmemh(verilog.convert(dut, name=TOP, emit_src=False, strip_internal_attrs=True), loads)
     (out / files["verilog"]).write_text(text)
     man = manifest(cfg, dut, seed, files)
     (out / "manifest.json").write_text(json.dumps(man, indent=1) + "\n")
@@ -157,7 +197,10 @@ def main(argv=None) -> int:
     parser.add_argument("--lanes", type=int, default=None, help="override the config's lanes (P)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
     parser.add_argument("--no-weight-init", action="store_true",
-                        help="leave the weight RAMs zero in the Verilog (load them through the port)")
+                        help="no $readmemh for the weight RAMs (ASIC style: load them through the port)")
+    parser.add_argument("--init-path", default="",
+                        help="prefix of the .hex names in the Verilog's $readmemh (default: none, i.e. the "
+                             "working directory of the simulator or synthesis tool)")
     parser.add_argument("-o", "--out", required=True, help="output directory")
     args = parser.parse_args(argv)
     try:
@@ -165,7 +208,7 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    man = generate(cfg, Path(args.out), args.seed, not args.no_weight_init)
+    man = generate(cfg, Path(args.out), args.seed, not args.no_weight_init, args.init_path)
     print(f"wrote {Path(args.out) / man['verilog']}: {cfg.name}, P={cfg.lanes}, "
           f"{man['cycles']['train']} cycles per training sample, {man['cycles']['inference']} per inference")
     return 0

@@ -134,3 +134,12 @@ def test_cli_unknown_config_is_one_sentence(capsys):
     assert main(["--config", "nope", "-o", "/tmp/unused"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: config file 'nope' does not exist") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("small@x", "bits after '@' in 'small@x' must be an integer like small@8, not 'x'"),
+    ("small@40", "--bits must be an integer in 2..24, not 40"),
+])
+def test_cli_bad_variant_is_one_sentence(spec, message, capsys):
+    assert main(["--config", spec, "-o", "/tmp/unused"]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"

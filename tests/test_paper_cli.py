@@ -18,6 +18,7 @@ def test_grid_runs_reports_and_resumes(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "6 runs in the grid, 0 already finished" in text
     assert "DRTP" in text and "shallow" in text and "+-" in text
+    assert "DRTP better than shallow: " in text and "DRTP signal within 90 deg of BP: " in text
     runs = sorted((out / "runs").glob("*.json"))
     assert len(runs) == 6
     for name in ("summary.csv", "summary.json", "epochs.csv", "table.txt", "curves_digits8x8_64-16-10.png",

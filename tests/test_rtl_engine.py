@@ -127,3 +127,22 @@ def test_samples_stream_back_to_back_at_the_scheduled_period():
     for n, (res, x, label) in enumerate(zip(results, xs, labels)):
         assert res.prediction == ref.run(x, label, n % 2 == 0).prediction
         assert res.cycles == cycles(cfg, n % 2 == 0)
+
+
+@pytest.mark.slow
+def test_paper_config_one_training_sample():
+    """784-500-10 with P=16: one training sample, every weight read back, cycles as scheduled."""
+    cfg = load_config("paper-784-500-10")
+    xs, labels = digits(cfg, 1, seed=5)
+    w0 = initial_weights(cfg, seed=0)
+
+    async def bench(tb, ctx):
+        res = await tb.run_sample(ctx, xs[0], labels[0], True)
+        return res, [await tb.read_weights(ctx, k) for k in range(len(cfg.layers))]
+
+    res, weights = simulate(cfg, w0, bench)
+    ref = ReferenceEngine(cfg, w0)
+    assert res.prediction == ref.run(xs[0], labels[0], True).prediction
+    for k, w in enumerate(ref.weights()):
+        assert (weights[k] == w).all(), f"layer {k}: {(weights[k] != w).sum()} weights differ"
+    assert res.cycles == cycles(cfg, True) == 51298

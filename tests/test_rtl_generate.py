@@ -84,6 +84,7 @@ def test_generates_verilog_init_files_and_manifest(tmp_path, capsys):
     assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + 262 + 68 + 1
     verilog = (out / man["verilog"]).read_text()
     assert "module drtp_engine(" in verilog and "always_ff" not in verilog and "logic " not in verilog
+    assert 'initial $readmemh("layer0_weights.hex", weights);' in verilog
     ports = {p["name"]: p for p in man["ports"]}
     assert ports["sample__payload"]["fields"]["pixels"] == {"offset": 0, "width": 64}
     assert ports["sample__payload"]["fields"]["label"]["offset"] == 64

@@ -15,7 +15,8 @@ import numpy as np
 from .algorithms import ALGORITHMS
 from .runner import write_json_atomic
 
-__all__ = ["summarize", "format_table", "write_outputs", "plot_curves", "plot_angles", "LAST"]
+__all__ = ["summarize", "format_table", "format_angles", "format_claims", "write_outputs", "plot_curves",
+           "plot_angles", "LAST"]
 
 LAST = 10
 _LABEL = {"bp": "BP", "fa": "FA", "dfa": "DFA", "sdfa": "sDFA", "drtp": "DRTP", "shallow": "shallow"}
@@ -126,6 +127,33 @@ def format_angles(rows: list[dict]) -> str:
             s, u = r[k], r.get(f"angle_update_l{layer}")
             parts.append(f"layer {int(layer) + 1}: " + (f"{s:5.1f} / {u:5.1f}" if s is not None and u is not None else "n/a"))
         lines.append(f"  {r['task']:15} {r['topology']:18} {_LABEL[r['algorithm']]:8} " + "   ".join(parts))
+    return "\n".join(lines)
+
+
+def format_claims(rows: list[dict]) -> str:
+    """The paper's checkable claims per task and topology, answered from the table."""
+    lines = ["the paper's claims (test metric as in the table; angles of every hidden layer):"]
+    cell = {(r["task"], r["topology"], r["algorithm"]): r for r in rows}
+    for task, topo in dict.fromkeys((r["task"], r["topology"]) for r in rows):
+        get = lambda a: cell.get((task, topo, a))  # noqa: E731
+        parts = []
+        for a in ("drtp", "dfa"):
+            r = get(a)
+            if r is None:
+                continue
+            sig = [v for k, v in r.items() if k.startswith("angle_signal_l") and v is not None]
+            if sig:
+                parts.append(f"{_LABEL[a]} signal within 90 deg of BP: {'yes' if max(sig) < 90 else 'NO'} "
+                             f"(max {max(sig):.1f})")
+        d = get("drtp")
+        for other in ("sdfa", "shallow"):
+            o = get(other)
+            if d is not None and o is not None:
+                better = d["test_mean"] < o["test_mean"]
+                parts.append(f"DRTP better than {_LABEL[other]}: {'yes' if better else 'NO'} "
+                             f"({d['test_mean']:.4g} vs {o['test_mean']:.4g})")
+        if parts:
+            lines.append(f"  {task} {topo}: " + "; ".join(parts))
     return "\n".join(lines)
 
 
@@ -245,7 +273,7 @@ def write_outputs(records: list[dict], out: Path, figures: bool = True) -> tuple
     if figures:
         files += plot_curves(records, out)
         files += plot_angles(records, out)
-    text = format_table(rows) + "\n\n" + format_angles(rows)
+    text = format_table(rows) + "\n\n" + format_angles(rows) + "\n\n" + format_claims(rows)
     (out / "table.txt").write_text(text + "\n")
     files.append(out / "table.txt")
     return text, files

@@ -21,7 +21,6 @@ and pipeline registers, 13,205) and 6,316 GE for the learning-only blocks (model
 from __future__ import annotations
 
 from hwsim.config import EngineConfig, UpdateRule
-from hwsim.formats import Rounding
 from hwsim.twins import delta_format
 
 from .ops import memory_bits

@@ -8,7 +8,8 @@ Works on a folder written by :mod:`rtl.generate` (``drtp_engine.v`` + ``manifest
   and ``abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX``; ``stat -json``; cells weighted by :data:`NAND2_EQ`.
   Counts are rolled up through the hierarchy, so each block (``layer0.update``, ``rng``, ...) gets its own
   figure and the learning-only blocks can be summed (:func:`learning_blocks`).
-* **ecp5** - ``synth_ecp5`` (with ABC) and ``stat -json``: LUT4, TRELLIS_FF, DP16KD, MULT18X18D.
+* **ecp5** - ``synth_ecp5`` (with ABC) and ``stat -json``: TRELLIS_FF, DP16KD, MULT18X18D and LUTs, counted
+  as LUT4 + 2 per CCU2C carry cell (each CCU2C holds two LUT4s; PFUMX/L6MUX21 are not counted).
 * **fmax** - ``nextpnr-ecp5 --out-of-context --timing-allow-fail --report`` (TOOLCHAIN traps 8 and 10).
 """
 
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 __all__ = ["NAND2_EQ", "FlowError", "yosys_bin", "nextpnr_ecp5_bin", "synth_gates", "synth_ecp5",
-           "pnr_ecp5", "learning_blocks", "ECP5_DEVICES"]
+           "pnr_ecp5", "parse_gates", "learning_blocks", "ECP5_DEVICES"]
 
 NAND2_EQ = {
     # Transistor count / 4 of static CMOS cells (NAND2 = 4 T): the usual gate-equivalent weights.
@@ -104,7 +105,12 @@ def synth_gates(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> d
         "tee -q -o estimate_gates_stat.json stat -json",
     ])
     seconds = _run([yosys_bin(), "-q", "-p", script], "yosys generic synthesis", build, timeout)
-    modules = json.loads((build / "estimate_gates_stat.json").read_text())["modules"]
+    return {**parse_gates(build, top), "seconds": round(seconds, 1)}
+
+
+def parse_gates(build: Path, top: str = "drtp_engine") -> dict:
+    """Read ``estimate_gates_stat.json`` (written by :func:`synth_gates`) into the gate figures."""
+    modules = json.loads((Path(build) / "estimate_gates_stat.json").read_text())["modules"]
     modules = {k.lstrip("\\"): v for k, v in modules.items()}
     memo: dict = {}
     for m in modules.values():  # submodule cell types are escaped names too
@@ -114,7 +120,7 @@ def synth_gates(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> d
               for name in modules if name.startswith(top + ".")}
     ffs = sum(n for c, n in top_cells.items() if c.startswith("$_DFF"))
     return {"nand2_eq": round(nand2_equivalents(top_cells), 1), "flip_flops": ffs,
-            "cells_by_type": dict(sorted(top_cells.items())), "blocks_nand2_eq": blocks, "seconds": round(seconds, 1)}
+            "cells_by_type": dict(sorted(top_cells.items())), "blocks_nand2_eq": blocks}
 
 
 def learning_blocks(blocks: dict[str, float]) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hwsim.config import EngineConfig, config_for_bits, load_config
 
 __all__ = ["variant", "VARIANT_HELP"]
@@ -16,6 +18,7 @@ def variant(spec: str) -> EngineConfig:
     base = load_config(name)
     if not sep:
         return base
+    if not bits.isdigit():
+        raise ValueError(f"bits after '@' in {spec!r} must be an integer like small@8, not {bits!r}")
     cfg = config_for_bits(int(bits), topology=base.topology, lanes=base.lanes, dataset=base.dataset)
-    from dataclasses import replace
     return replace(cfg, name=f"{base.name}@{bits}")

@@ -1,0 +1,42 @@
+// Bench top for the generated engine: the clock runs here, in the simulator, not in Python.
+//
+// Every port of `drtp_engine` (rtl.generate) is passed through with its width set by a
+// parameter that the bench reads from the manifest; only `clk` is made here, so cocotb wakes
+// at transaction boundaries and never drives a clock edge (Verilator builds it with --timing).
+`timescale 1ns / 1ps
+module drtp_tb #(
+    parameter PAYLOAD_W = 37,   // sample__payload
+    parameter WORD_W = 32,      // wport__wdata / wport__rdata
+    parameter ADDR_W = 10,      // wport__addr
+    parameter LAYER_W = 1,      // wport__layer
+    parameter PRED_W = 4,       // pred
+    parameter HALF_PERIOD = 5   // ns
+) (
+    input  wire                 rst,
+    input  wire                 sample__valid,
+    output wire                 sample__ready,
+    input  wire [PAYLOAD_W-1:0] sample__payload,
+    output wire [PRED_W-1:0]    pred,
+    output wire                 pred_valid,
+    output wire                 busy,
+    output wire                 done,
+    input  wire [LAYER_W-1:0]   wport__layer,
+    input  wire [ADDR_W-1:0]    wport__addr,
+    input  wire [WORD_W-1:0]    wport__wdata,
+    input  wire                 wport__we,
+    input  wire                 wport__re,
+    output wire [WORD_W-1:0]    wport__rdata,
+    output wire                 wport__rvalid
+);
+    reg clk = 1'b0;
+    always #HALF_PERIOD clk = ~clk;
+
+    drtp_engine dut (
+        .clk(clk), .rst(rst),
+        .sample__valid(sample__valid), .sample__ready(sample__ready), .sample__payload(sample__payload),
+        .pred(pred), .pred_valid(pred_valid), .busy(busy), .done(done),
+        .wport__layer(wport__layer), .wport__addr(wport__addr), .wport__wdata(wport__wdata),
+        .wport__we(wport__we), .wport__re(wport__re), .wport__rdata(wport__rdata),
+        .wport__rvalid(wport__rvalid)
+    );
+endmodule
