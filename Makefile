@@ -7,7 +7,7 @@ SIM    ?= all
 BITS   ?= 8
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup deps-apt demo test test-fast sim verilog mutate synth sweep bench clean
+.PHONY: setup deps-apt demo test test-fast sim verilog mutate synth flows sweep bench clean
 
 setup: $(STAMP) deps-apt
 
@@ -37,8 +37,12 @@ sim: setup
 	SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest -n 2 --dist loadgroup cocotb_tests
 
 verilog: setup
-	$(PY) -m rtl.generate --config configs/small.yaml -o build/small
-	$(PY) -m rtl.generate --config configs/paper-784-500-10.yaml -o build/paper-784-500-10
+	$(PY) -m rtl.generate --config configs/small.yaml -o build/rtl/small
+	$(PY) -m rtl.generate --config configs/paper-784-500-10.yaml --lanes 16 -o build/rtl/paper-784-500-10
+
+# Verilator -Wall lint, yosys synth + check -assert, synth_ecp5 block-RAM mapping of both engines.
+flows: verilog
+	$(PY) -m rtl.flows build/rtl/small build/rtl/paper-784-500-10
 
 sweep: setup
 	$(PY) -m hwsim.sweep weight-bits-mnist5k

@@ -144,7 +144,7 @@ def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | No
     name = name or config.stem
     out = out or BUILD / name / "rtl"
     pkg_parent = (rtl_src.parent if rtl_src else ROOT)
-    stamp = _tree_digest([pkg_parent / "rtl", ROOT / "hwsim", config])
+    stamp = _tree_digest([pkg_parent / "rtl", pkg_parent / "hwsim", config])
     with file_lock(out.parent / f".{out.name}.lock"):
         stamp_file = out / ".stamp"
         if not (stamp_file.is_file() and stamp_file.read_text() == stamp and (out / "manifest.json").is_file()):
@@ -326,3 +326,25 @@ def _first_error(log: Path) -> str:
 def golden_dir(name: str) -> Path:
     """The committed golden set ``golden/<name>``."""
     return ROOT / "golden" / name
+
+
+def ensure_golden(config: str | Path, samples: int, infer: int, out: Path | None = None) -> Path:
+    """A golden set regenerated on demand into ``build/cocotb/golden/<config name>`` (reused while valid)."""
+    from golden.format import GoldenError
+    from golden.generate import generate
+    from golden.reader import open_golden
+    from hwsim.config import load_config
+    cfg = load_config(config)
+    out = out or BUILD / "golden" / cfg.name
+    stamp = out.parent / f".{out.name}.stamp"
+    model = _tree_digest([ROOT / "hwsim", ROOT / "golden"], f"{samples}/{infer}")
+    with file_lock(out.parent / f".{out.name}.lock"):
+        try:
+            open_golden(out, expect=cfg)
+            if stamp.is_file() and stamp.read_text() == model:
+                return out
+        except GoldenError:
+            pass
+        generate(cfg, out, samples=samples, infer=infer, seed=0, checkpoints="last", reference_samples=1)
+        stamp.write_text(model)
+    return out

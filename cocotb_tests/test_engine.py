@@ -67,6 +67,28 @@ def _finish(chk, tb, sim_name: str, t0: tuple, extra: dict) -> None:
     assert chk.first is None, chk.first.text
 
 
+class _Guard:
+    """Turns a bench-side failure (a hang, a protocol error) into the report's first mismatch."""
+
+    def __init__(self, chk):
+        self.chk = chk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if kind is not None and issubclass(kind, AssertionError):
+            self.chk._fail(str(exc))
+            return True
+        return False
+
+
+def _progress(dut, tb, phase: str, s: int, n: int) -> None:
+    if s and (s % 25 == 0 or s == n - 1):
+        rate = tb.sim_cycles / tb.sim_wall if tb.sim_wall else 0.0
+        dut._log.info("%s sample %d/%d, %d cycles so far, %.0f cycles/s", phase, s + 1, n, tb.sim_cycles, rate)
+
+
 def _readback_points(golden) -> set[int]:
     mode = os.environ.get("DRTP_READBACK", "every")
     if mode == "every":
@@ -83,18 +105,20 @@ if cocotb.is_simulation:
         golden, ports, tb, chk, t0 = _setup(dut, f"train_lockstep_stall{stall}")
         await tb.start()
         await _load(tb, golden.init_weights)
-        await _compare_all(tb, chk, "initial load", -1, golden.init_weights)
         points = _readback_points(golden)
-        for s, expected in golden.iter_weights():
-            if chk.first is not None:
-                break
-            rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, stall)
-            chk.samples += 1
-            chk.prediction("training", s, rec.prediction, int(golden.train_pred[s]), golden.train_z[-1][s])
-            if not stall:
-                chk.cycles("training", s, rec.cycles, ports.cycles_train)
-            if s in points:
-                await _compare_all(tb, chk, "training", s, expected)
+        with _Guard(chk):
+            await _compare_all(tb, chk, "initial load", -1, golden.init_weights)
+            for s, expected in golden.iter_weights():
+                if chk.first is not None:
+                    break
+                rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, stall)
+                chk.samples += 1
+                chk.prediction("training", s, rec.prediction, int(golden.train_pred[s]), golden.train_z[-1][s])
+                if not stall:
+                    chk.cycles("training", s, rec.cycles, ports.cycles_train)
+                if s in points:
+                    await _compare_all(tb, chk, "training", s, expected)
+                _progress(dut, tb, "training", s, golden.n_train)
         _finish(chk, tb, cocotb.SIM_NAME, t0, {"test": "train_lockstep", "stall": stall,
                                            "readback": sorted(points)[:3] + ["..."] if len(points) > 3
                                            else sorted(points)})
@@ -106,17 +130,19 @@ if cocotb.is_simulation:
         await _load(tb, golden.init_weights)
         n = golden.n_train
         points = {s for s in range(n) if (s + 1) % STREAM_CHECK_EVERY == 0} | {n - 1}
-        for s, expected in golden.iter_weights():
-            if chk.first is not None:
-                break
-            nxt = None
-            if s + 1 < n and s not in points:
-                nxt = (golden.train_x[s + 1], int(golden.train_label[s + 1]), True)
-            rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, STALL, nxt)
-            chk.samples += 1
-            chk.prediction("training", s, rec.prediction, int(golden.train_pred[s]), golden.train_z[-1][s])
-            if s in points:
-                await _compare_all(tb, chk, "training", s, expected)
+        with _Guard(chk):
+            for s, expected in golden.iter_weights():
+                if chk.first is not None:
+                    break
+                nxt = None
+                if s + 1 < n and s not in points:
+                    nxt = (golden.train_x[s + 1], int(golden.train_label[s + 1]), True)
+                rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, STALL, nxt)
+                chk.samples += 1
+                chk.prediction("training", s, rec.prediction, int(golden.train_pred[s]), golden.train_z[-1][s])
+                if s in points:
+                    await _compare_all(tb, chk, "training", s, expected)
+                _progress(dut, tb, "training", s, n)
         _finish(chk, tb, cocotb.SIM_NAME, t0, {"test": "train_stream", "stall": STALL, "backpressure": True,
                                            "readback": sorted(points)})
 
@@ -127,16 +153,19 @@ if cocotb.is_simulation:
         final = golden.checkpoints[golden.n_train - 1]
         await _load(tb, final)
         m = golden.n_infer
-        for s in range(m):
-            if chk.first is not None:
-                break
-            nxt = (golden.infer_x[s + 1], 0, False) if s + 1 < m else None
-            rec = await tb.run_sample(s, golden.infer_x[s], 0, False, 0.0, nxt)
-            chk.samples += 1
-            chk.prediction("inference", s, rec.prediction, int(golden.infer_pred[s]), golden.infer_z[s])
-            if s == 0:
-                chk.cycles("inference", s, rec.cycles, ports.cycles_infer)
-        await _compare_all(tb, chk, "inference (weights must not change)", m - 1, final)
+        with _Guard(chk):
+            for s in range(m):
+                if chk.first is not None:
+                    break
+                nxt = (golden.infer_x[s + 1], 0, False) if s + 1 < m else None
+                rec = await tb.run_sample(s, golden.infer_x[s], 0, False, 0.0, nxt)
+                chk.samples += 1
+                chk.prediction("inference", s, rec.prediction, int(golden.infer_pred[s]), golden.infer_z[s])
+                if s == 0:
+                    chk.cycles("inference", s, rec.cycles, ports.cycles_infer)
+                _progress(dut, tb, "inference", s, m)
+            if chk.first is None:
+                await _compare_all(tb, chk, "inference (weights must not change)", m - 1, final)
         acc = float(np.mean(golden.infer_pred[:m] == golden.infer_label[:m])) if m else 0.0
         _finish(chk, tb, cocotb.SIM_NAME, t0, {"test": "infer", "backpressure": True, "golden_accuracy": acc})
 
@@ -146,28 +175,12 @@ if cocotb.is_simulation:
 # ---------------------------------------------------------------------------------------------
 
 else:  # collected by pytest
-    from simsetup import build, generate_rtl, golden_dir, run_bench, sim_params, waves_path
+    from simsetup import ROOT, build, ensure_golden, generate_rtl, golden_dir, run_bench, sim_params, waves_path
 
     from golden.format import GoldenError
 
-    def _paper_golden() -> Path:
-        """The paper-size set is regenerated into the build folder (~2.8 MB), reused while valid."""
-        from simsetup import BUILD, file_lock
-
-        from golden.generate import generate
-        from golden.reader import open_golden
-        from hwsim.config import load_config
-        cfg = load_config("paper-784-500-10")
-        out = BUILD / "golden" / "paper-784-500-10"
-        with file_lock(out.parent / ".paper.lock"):
-            try:
-                g = open_golden(out, expect=cfg)
-                if g.n_train >= 3 and g.n_infer >= 10:
-                    return out
-            except GoldenError:
-                pass
-            generate(cfg, out, samples=3, infer=10, seed=0, checkpoints="last", reference_samples=1)
-        return out
+    PAPER = "paper-784-500-10"
+    STRESS = ROOT / "golden" / "configs" / "small-stress.yaml"
 
     def _run(sim: str, config: str, golden: Path, tests: str, readback: str, tag: str):
         design = generate_rtl(config)
@@ -196,5 +209,11 @@ else:  # collected by pytest
     @pytest.mark.parametrize("sim", sim_params())
     def test_engine_paper(sim):
         """configs/paper-784-500-10.yaml: 3 training samples (weights after each), then 10 inferences."""
-        g = _paper_golden()
-        _run(sim, "paper-784-500-10", g, r".*(train_lockstep/stall=0\.0|infer)$", "every", "paper")
+        g = ensure_golden(PAPER, samples=3, infer=10)
+        _run(sim, PAPER, g, r".*(train_lockstep/stall=0\.0|infer)$", "every", "paper")
+
+    @pytest.mark.parametrize("sim", sim_params())
+    def test_engine_stress(sim):
+        """golden/configs/small-stress.yaml: 100 samples that hit every saturation and clip point."""
+        g = ensure_golden(STRESS, samples=100, infer=20)
+        _run(sim, STRESS, g, r".*(train_stream|infer)$", "checkpoints", "stress")

@@ -1,0 +1,209 @@
+"""``make mutate``: inject small, realistic bugs into a copy of the RTL source and count how many the benches catch.
+
+    python scripts/mutate.py [--sim icarus] [--jobs 2] [--only NAME ...] [--list] [--min-score 0.95]
+
+Every mutant edits a *copy* of ``rtl/`` and ``hwsim/`` under ``build/mutate/<name>/src`` (the real
+sources are never touched; the golden vectors always come from the real ``hwsim``), regenerates the
+Verilog from that copy with ``python -m rtl.generate``, builds it and runs the full-engine benches:
+the committed golden set (``golden/small``, 200 training samples streamed with stalls and
+backpressure, then inference) and the saturation stress set (``golden/configs/small-stress.yaml``).
+A mutant is *caught* when a bench reports a mismatch or the engine hangs; the first mismatch
+sentence is shown. An edit whose anchor text is no longer in the source is reported as *stale*
+(the RTL changed; update the table here) and makes the script exit 2; fewer caught than
+``--min-score`` exits 1. The unmutated copy runs first and must pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as futures
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "cocotb_tests"), str(ROOT)]
+
+from simsetup import BUILD, build, ensure_golden, generate_rtl, run_bench  # noqa: E402
+
+OUT = BUILD.parent / "mutate"
+STRESS = ROOT / "golden" / "configs" / "small-stress.yaml"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    what: str
+    edits: tuple[tuple[str, str, str], ...]   # (file relative to the repo, exact old text, new text)
+
+
+MUTANTS = (
+    Mutant("rnd_half_down", "round-half-up adds 2^(d-1) - 1: ties round down (off-by-one rounding constant)",
+           (("rtl/arith.py", "return (value + (1 << (shift - 1))) >> shift",
+             "return (value + (1 << (shift - 1)) - 1) >> shift"),)),
+    Mutant("stoch_bit_short", "stochastic rounding adds only d - 1 random bits (off-by-one rounding shift)",
+           (("rtl/arith.py", "addend = rand[:shift] if len(rand) > shift",
+             "addend = rand[:shift - 1] if len(rand) > shift"),)),
+    Mutant("lfsr_tap_flipped", "16-bit LFSR tap 4 flipped to 5 (stochastic lanes and DRTP vectors)",
+           (("hwsim/lfsr.py", "16: (16, 15, 13, 4)", "16: (16, 15, 13, 5)"),)),
+    Mutant("weight_wraps", "weight update wraps instead of saturating (missing saturation)",
+           (("rtl/update.py", "self.o_weights[p].eq(overflow(w + dw, layer.weight))",
+             "self.o_weights[p].eq(overflow(w + dw, layer.weight.with_(overflow='wrap')))"),)),
+    Mutant("saturate_no_floor", "saturation logic forgets its lower bound everywhere (missing saturation)",
+           (("rtl/arith.py", "    if vlo < lo:\n        out = Mux(value < lo, lo, out)",
+             "    if False:\n        out = Mux(value < lo, lo, out)"),)),
+    Mutant("tanh_deriv_at_clip", "hard-tanh derivative is 1 at z = +1.0 too (wrong derivative gate)",
+           (("rtl/activation.py", "clipped, deriv = saturate(z, -one, one), inside(z, -one, one)",
+             "clipped, deriv = saturate(z, -one, one), inside(z, -one, one + 1)"),)),
+    Mutant("sigmoid_offset", "hard-sigmoid adds 1/2 - 1 LSB (off-by-one clip offset)",
+           (("rtl/activation.py", "saturate(z + half, 0, one)", "saturate(z + half - 1, 0, one)"),)),
+    Mutant("label_bits_swapped", "label bits 0 and 1 swapped where the engine latches the label",
+           (("rtl/engine.py", "from amaranth.hdl import Array, Module, Signal",
+             "from amaranth.hdl import Array, Cat, Module, Signal"),
+            ("rtl/engine.py", "label.eq(self.sample.payload.label)",
+             "label.eq(Cat(self.sample.payload.label[1], self.sample.payload.label[0], "
+             "self.sample.payload.label[2:]))"))),
+    Mutant("target_off_by_one", "output target is 1.0 - 1 LSB (off-by-one error target)",
+           (("rtl/error.py", "target = min(act.one_raw(), act.max_raw)",
+             "target = min(act.one_raw(), act.max_raw) - 1"),)),
+    Mutant("argmax_last_tie", "argmax takes the last of equal maxima (>= instead of >)",
+           (("rtl/argmax.py", "(self.i_values[p] > val)", "(self.i_values[p] >= val)"),)),
+    Mutant("bias_half", "bias column multiplies by 0.5 instead of 1.0 (bias constant shifted by one)",
+           (("rtl/mac.py", "product = Mux(self.i_bias, w * one, w * self.i_act)",
+             "product = Mux(self.i_bias, w * (one >> 1), w * self.i_act)"),)),
+    Mutant("acc_not_cleared", "accumulator not cleared at a neuron's first column",
+           (("rtl/mac.py", "total = Mux(self.i_first, 0, self.o_acc[p]) + product",
+             "total = self.o_acc[p] + product"),)),
+    Mutant("update_sign", "weight update has the wrong sign (+delta * a)",
+           (("rtl/update.py", "product = -Mux(self.i_bias, delta * one, delta * self.i_act)",
+             "product = Mux(self.i_bias, delta * one, delta * self.i_act)"),)),
+    Mutant("randvec_row_skew", "DRTP vector rows start one LFSR step late (off-by-one start state)",
+           (("hwsim/twins.py", "(label * cfg.layers[k].n_out) % lfsr.period(width))",
+             "(label * cfg.layers[k].n_out + 1) % lfsr.period(width))"),)),
+    Mutant("rng_lanes_rotated", "stochastic lanes reset to words 1..P instead of 0..P-1",
+           (("hwsim/twins.py", "return [lane_word(cfg, p) for p in range(cfg.lanes)]",
+             "return [lane_word(cfg, p + 1) for p in range(cfg.lanes)]"),)),
+)
+
+# (label, config, golden set, cocotb test filter), run in order until one catches the mutant
+BENCHES = (
+    ("small/stream", "small", None, r".*train_stream$"),
+    ("small/infer", "small", None, r".*infer$"),
+    ("stress/stream", STRESS, "stress", r".*train_stream$"),
+    ("stress/infer", STRESS, "stress", r".*infer$"),
+)
+
+
+class StaleMutant(RuntimeError):
+    pass
+
+
+def make_tree(dst: Path, mutant: Mutant | None) -> Path:
+    """Copy rtl/ and hwsim/ to ``dst/src`` and apply the mutant's edits (each anchor must occur once)."""
+    src = dst / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    for pkg in ("rtl", "hwsim"):
+        shutil.copytree(ROOT / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc"))
+    for rel, old, new in (mutant.edits if mutant else ()):
+        path = src / rel
+        text = path.read_text()
+        if text.count(old) != 1:
+            raise StaleMutant(f"{rel} holds {text.count(old)} copies of {old!r}, not 1")
+        path.write_text(text.replace(old, new))
+    return src
+
+
+def goldens() -> dict:
+    return {None: ROOT / "golden" / "small", "stress": ensure_golden(STRESS, samples=100, infer=20)}
+
+
+def run_one(mutant: Mutant | None, sim: str, gold: dict) -> dict:
+    name = mutant.name if mutant else "baseline"
+    work = OUT / name
+    t0 = time.perf_counter()
+    result = {"name": name, "what": mutant.what if mutant else "unmodified copy of rtl/ and hwsim/"}
+    try:
+        src = make_tree(work, mutant)
+    except StaleMutant as exc:
+        return {**result, "status": "stale", "detail": str(exc)}
+    for label, config, gkey, tests in BENCHES:
+        try:
+            design = generate_rtl(config, name=f"{name}-{Path(str(config)).stem}", rtl_src=src / "rtl",
+                                  out=work / f"rtl-{Path(str(config)).stem}")
+            runner = build(design, sim, build_dir=work / f"{sim}-{Path(str(config)).stem}", waves=False)
+        except RuntimeError as exc:
+            return {**result, "status": "invalid", "detail": f"{label}: {exc}",
+                    "seconds": round(time.perf_counter() - t0, 1)}
+        try:
+            reports, _ = run_bench(runner, design, sim, "test_engine", label.replace("/", "-"),
+                                   {"DRTP_GOLDEN": str(gold[gkey]), "DRTP_READBACK": "checkpoints"},
+                                   test_filter=tests)
+        except AssertionError as exc:   # the bench died without a report (counts as caught: it did not pass)
+            return {**result, "status": "caught", "by": label, "detail": str(exc),
+                    "seconds": round(time.perf_counter() - t0, 1)}
+        bad = [r for r in reports if not r["ok"]]
+        if bad:
+            return {**result, "status": "caught", "by": label, "detail": bad[0]["mismatch"],
+                    "seconds": round(time.perf_counter() - t0, 1)}
+    return {**result, "status": "survived", "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python scripts/mutate.py", description=__doc__.splitlines()[0])
+    p.add_argument("--sim", default="icarus", choices=("icarus", "verilator"))
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--only", nargs="*", default=None, help="mutant names (default: all)")
+    p.add_argument("--list", action="store_true", help="list the mutants and exit")
+    p.add_argument("--min-score", type=float, default=0.95)
+    args = p.parse_args(argv)
+    if args.list:
+        for m in MUTANTS:
+            print(f"{m.name:20s} {m.what}")
+        return 0
+    chosen = [m for m in MUTANTS if args.only is None or m.name in args.only]
+    unknown = set(args.only or ()) - {m.name for m in MUTANTS}
+    if unknown:
+        print(f"error: no mutant named {sorted(unknown)[0]!r}; see --list", file=sys.stderr)
+        return 2
+    OUT.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    gold = goldens()
+    base = run_one(None, args.sim, gold)
+    if base["status"] != "survived":
+        print(f"error: the unmutated design does not pass its benches ({base['status']}: {base.get('detail')}); "
+              f"fix that before counting mutants", file=sys.stderr)
+        return 2
+    print(f"baseline passes ({base['seconds']} s); running {len(chosen)} mutants on {args.sim} "
+          f"with {args.jobs} jobs", flush=True)
+    results = []
+    with futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        jobs = {pool.submit(run_one, m, args.sim, gold): m for m in chosen}
+        for job in futures.as_completed(jobs):
+            r = job.result()
+            results.append(r)
+            print(f"  {r['status']:8s} {r['name']:20s} {r.get('seconds', '')!s:>6} s  "
+                  f"{r.get('by', '')}: {r.get('detail', '')}", flush=True)
+    order = {m.name: i for i, m in enumerate(MUTANTS)}
+    results.sort(key=lambda r: order[r["name"]])
+    valid = [r for r in results if r["status"] in ("caught", "survived")]
+    caught = [r for r in valid if r["status"] == "caught"]
+    score = len(caught) / len(valid) if valid else 0.0
+    print("\nmutant               caught by        what")
+    for r in results:
+        print(f"{r['name']:20s} {r.get('by', r['status']):16s} {r['what']}")
+    print(f"\nMUTANTS caught {len(caught)}/{len(valid)} ({100 * score:.0f} %) on {args.sim} in "
+          f"{time.perf_counter() - start:.0f} s" + (f"; {len(results) - len(valid)} stale or invalid"
+                                                     if len(valid) < len(results) else ""))
+    (OUT / "report.json").write_text(json.dumps({"sim": args.sim, "caught": len(caught), "valid": len(valid),
+                                                 "score": score, "results": results}, indent=1))
+    if len(valid) < len(results):
+        return 2
+    return 0 if score >= args.min_score else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
