@@ -44,6 +44,10 @@ verilog: setup
 flows: verilog
 	$(PY) -m rtl.flows build/rtl/small build/rtl/paper-784-500-10
 
+# Area / Fmax / energy: yosys + nextpnr on the small engine at 4/8/12 bits and the paper-size one at 8.
+synth: setup
+	$(PY) -m rtl.estimate --synth --config small@4 --config small --config small@12 --config paper-784-500-10 -o build/estimate
+
 sweep: setup
 	$(PY) -m hwsim.sweep weight-bits-mnist5k
 
