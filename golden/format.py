@@ -13,15 +13,18 @@ A golden set is one directory::
     train_z<k>.hex      layer k's pre-activations per sample, (N, n_out)
     train_y<k>.hex      layer k's activations per sample, (N, n_out)
     train_delta<k>.hex  layer k's modulatory signal per sample, (N, n_out)
-    train_wdiff.hex     every weight that changed, as records ``sample layer index value``, one per line,
-                        sorted; ``index = j * n_cols + i`` and ``value`` is the weight after that sample
+    train_wdiff<k>.hex  every weight of layer k that changed, as records ``sample index value``, one per
+                        line, sorted; ``index = j * n_cols + i``, ``value`` = the weight after that sample
+                        (init_w<k> plus these records gives the weights after every sample)
     ckpt_w<k>_s<S>.hex  full weights after sample S (checkpoints; the last sample always has one)
     infer_x.hex, infer_label.hex, infer_pred.hex, infer_z.hex
                         an inference slice run with the weights after the last training sample
 
 Every value is one whitespace-separated hex token, two's complement in its format's width
 (``ceil(width / 4)`` digits), one sample's values on one line: ``$readmemh`` loads a file into a
-``reg [W-1:0] mem [0:N*n-1]`` and :func:`read_hex` into an ``(N, n)`` int64 array. Reading a set
+``reg [W-1:0] mem [0:N*n-1]`` and :func:`read_hex` into an ``(N, n)`` int64 array. Record files
+give each column its own format (meta.json ``columns``); ``$readmemh`` reads them three words per
+record. Reading a set
 (:func:`open_golden`) checks everything meta.json promises; any problem is one :class:`GoldenError`
 sentence naming the file and what to do.
 """
