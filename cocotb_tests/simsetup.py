@@ -1,8 +1,8 @@
 """The pytest side of the benches: which simulators, where builds go, generated RTL, golden sets, runs.
 
 * ``SIM=icarus|verilator|all`` (default all) picks the simulators; a missing one is a clear skip.
-* ``WAVES=1`` dumps waveforms: Icarus to ``<build>/<toplevel>.fst``, Verilator to ``<run>/dump.vcd``
-  (both paths are printed and named in the bench report).
+* ``WAVES=1`` dumps waveforms of every run to ``build/cocotb/<design>/<sim>-waves/run-<name>/``:
+  ``drtp_tb.fst`` (Icarus) or ``dump.vcd`` (Verilator); the path is printed (pytest -s).
 * Every (design, simulator) pair builds once into ``build/cocotb/<design>/<sim>/`` and every run
   gets its own folder below it, so parallel pytest workers never share a folder.
 * The RTL comes from ``python -m rtl.generate --config <cfg> -o build/cocotb/<design>/rtl``
@@ -27,6 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("DRTP_BUILD", ROOT / "build" / "cocotb"))
+SUMMARY = BUILD / "summary"   # one line per bench run, printed at the end of the pytest session
 SIMULATORS = ("icarus", "verilator")
 # Lint is rtl.flows' job (with its documented waivers); here warnings must not stop a build.
 # --timing: the clock is an `always #5` in the bench top (cocotb_tests/hdl/drtp_tb.v).
@@ -193,6 +194,7 @@ def _runner(sim: str):
 
 TB_TOP = "drtp_tb"
 TB_SOURCE = ROOT / "cocotb_tests" / "hdl" / "drtp_tb.v"
+WAVES_SOURCE = ROOT / "cocotb_tests" / "hdl" / "drtp_waves.v"
 
 
 def _tb_parameters(design: Design) -> dict:
@@ -230,13 +232,16 @@ def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool |
         sources = [TB_SOURCE, *design.sources]
         if sim == "verilator":
             sources.append(_tb_public_vlt(build_dir))
-        saved = os.environ.get("MAKEFLAGS")
+        elif waves:
+            sources.append(WAVES_SOURCE)
+            args += ["-s", "drtp_waves"]
+        saved, saved_waves = os.environ.get("MAKEFLAGS"), os.environ.pop("WAVES", None)
         if sim == "verilator":
             os.environ["MAKEFLAGS"] = f"{saved or ''} {VERILATOR_MAKEFLAGS}".strip()
         try:
             runner.build(sources=sources, hdl_toplevel=TB_TOP, build_dir=build_dir, build_args=args,
-                         parameters=_tb_parameters(design), timescale=TIMESCALE, waves=waves, log_file=log,
-                         always=fresh)
+                         parameters=_tb_parameters(design), timescale=TIMESCALE,
+                         waves=waves and sim == "verilator", log_file=log, always=fresh)
             stamp.write_text(key)
         except SystemExit as exc:
             tail = log.read_text().strip().splitlines()[-5:] if log.exists() else []
@@ -250,6 +255,8 @@ def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool |
                 os.environ.pop("MAKEFLAGS", None)
             else:
                 os.environ["MAKEFLAGS"] = saved
+            if saved_waves is not None:
+                os.environ["WAVES"] = saved_waves
         runner._drtp_build_seconds = time.perf_counter() - t0
     return runner
 
@@ -258,10 +265,9 @@ def _waves() -> bool:
     return os.environ.get("WAVES", "0").strip() not in ("", "0", "false", "no")
 
 
-def waves_path(runner, sim: str, run_dir: Path, toplevel: str) -> Path:
-    if sim == "icarus":
-        return Path(runner.build_dir) / f"{toplevel}.fst"
-    return run_dir / "dump.vcd"
+def waves_path(runner, sim: str, run_dir: Path) -> Path:
+    """Where ``WAVES=1`` puts the waveform of a run."""
+    return run_dir / ("drtp_tb.fst" if sim == "icarus" else "dump.vcd")
 
 
 def run_bench(runner, design: Design, sim: str, module: str, run_name: str, env: dict,
@@ -293,7 +299,8 @@ def run_bench(runner, design: Design, sim: str, module: str, run_name: str, env:
         runner.test(hdl_toplevel=TB_TOP, hdl_toplevel_lang="verilog", test_module=module,
                     test_dir=run_dir, extra_env=full_env,
                     test_filter=test_filter, results_xml=str(results), timescale=TIMESCALE,
-                    waves=_waves(), log_file=run_dir / "sim.log")
+                    waves=_waves(), log_file=run_dir / "sim.log",
+                    plusargs=[f"+dumpfile={waves_path(runner, sim, run_dir)}"] if _waves() and sim == "icarus" else [])
     except SystemExit as exc:
         code = exc.code or 0
     out = [json.loads(p.read_text()) for p in sorted(reports.glob("*.json"))]

@@ -66,7 +66,7 @@ ACC_SAT64 = "sat64"    # 64-bit saturating adds with overflow detection
 # output-major dots W[j * n_cols + i] (dense dot products, skips zero deltas; narrow layers).
 LAYOUT_ROWS = "rows"
 LAYOUT_DOTS = "dots"
-SPARSE_LANES = 16      # rows layout: visit lanes one by one when <= n_pad / 16 have a nonzero delta
+SPARSE_LANES = 64      # rows layout: visit lanes one by one when <= n_pad / 64 have a nonzero delta
 DOTS_MAX_PAD = 64      # layers with at most this many lanes in all use dots when their sums are order-free
 
 MAX_PREACT_FRAC = 61   # 1.0 = 2**frac and z +- 1/2 must fit an int64

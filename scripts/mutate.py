@@ -5,8 +5,9 @@
 Every mutant edits a *copy* of ``rtl/`` and ``hwsim/`` under ``build/mutate/<name>/src`` (the real
 sources are never touched; the golden vectors always come from the real ``hwsim``), regenerates the
 Verilog from that copy with ``python -m rtl.generate``, builds it and runs the full-engine benches:
-the committed golden set (``golden/small``, 200 training samples streamed with stalls and
-backpressure, then inference) and the saturation stress set (``golden/configs/small-stress.yaml``).
+the saturation stress set (``golden/configs/small-stress.yaml``, 100 samples) and the committed
+golden set (``golden/small``, 200 samples), each streamed with stalls and backpressure and weights
+read back after every 5th sample, then their inference slices; the first bench that fails stops it.
 A mutant is *caught* when a bench reports a mismatch or the engine hangs; the first mismatch
 sentence is shown. An edit whose anchor text is no longer in the source is reported as *stale*
 (the RTL changed; update the table here) and makes the script exit 2; fewer caught than
@@ -90,11 +91,12 @@ MUTANTS = (
 
 # (label, config, golden set, cocotb test filter), run in order until one catches the mutant
 BENCHES = (
+    ("stress/stream", STRESS, "stress", r".*train_stream$"),
     ("small/stream", "small", None, r".*train_stream$"),
     ("small/infer", "small", None, r".*infer$"),
-    ("stress/stream", STRESS, "stress", r".*train_stream$"),
     ("stress/infer", STRESS, "stress", r".*infer$"),
 )
+CHECK_EVERY = 5   # weights read back after every 5th streamed sample: a mutant stops early
 
 
 class StaleMutant(RuntimeError):
@@ -140,7 +142,8 @@ def run_one(mutant: Mutant | None, sim: str, gold: dict) -> dict:
                     "seconds": round(time.perf_counter() - t0, 1)}
         try:
             reports, _ = run_bench(runner, design, sim, "test_engine", label.replace("/", "-"),
-                                   {"DRTP_GOLDEN": str(gold[gkey]), "DRTP_READBACK": "checkpoints"},
+                                   {"DRTP_GOLDEN": str(gold[gkey]), "DRTP_READBACK": "checkpoints",
+                                    "DRTP_CHECK_EVERY": str(CHECK_EVERY)},
                                    test_filter=tests)
         except AssertionError as exc:   # the bench died without a report (counts as caught: it did not pass)
             return {**result, "status": "caught", "by": label, "detail": str(exc),
