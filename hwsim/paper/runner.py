@@ -8,8 +8,6 @@ Workers use one BLAS thread each (on a small machine, processes beat threads).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,7 @@ from .algorithms import ALGORITHMS
 from .data import TASKS, load_task
 from .data.arrays import SYNTHETIC
 from .trainer import RunSpec, check_fit, run
+from ..training import write_atomic
 
 __all__ = ["PRESETS", "DEFAULT_LR", "Grid", "grid_from_preset", "expand", "pending", "run_grid",
            "write_json_atomic", "load_records"]
@@ -113,20 +112,8 @@ def expand(grid: Grid) -> list[RunSpec]:
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    """Write JSON so a reader never sees half a file: temp file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write JSON so a reader never sees half a file (the kit's one atomic writer)."""
+    write_atomic(path, json.dumps(obj, indent=1).encode())
 
 
 def run_path(out: Path, spec: RunSpec) -> Path:
