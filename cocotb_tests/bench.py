@@ -2,7 +2,8 @@
 
 Runs inside the simulator process (imported by the cocotb test modules). Python wakes at
 transaction boundaries only: an input beat handed over, a sample's ``done``, a weight word moved
-through the host port. The clock is the simulator-side :class:`cocotb.clock.Clock` (GPI clock).
+through the host port. The clock never runs in Python: the bench top (``hdl/drtp_tb.v``) makes it
+(``DRTP_HDL_CLOCK=1``, what ``simsetup`` builds), or, for a bare engine top, cocotb's GPI clock.
 Everything is driven and sampled on *falling* edges, where every registered value of the
 preceding rising edge has settled, so the same code is race-free under Icarus and Verilator.
 
@@ -112,10 +113,6 @@ class Mismatch:
     details: dict = field(default_factory=dict)
 
 
-def _signed(v: int, width: int) -> int:
-    return v - (1 << width) if v >> (width - 1) & 1 else v
-
-
 class EngineTB:
     """Owns clock, reset, the input-stream driver, the done monitor and the weight-port model."""
 
@@ -132,8 +129,8 @@ class EngineTB:
         self.w_re, self.w_rdata, self.w_rvalid = (getattr(dut, s["w_re"]), getattr(dut, s["w_rdata"]),
                                                   getattr(dut, s["w_rvalid"]))
         self.rng = random.Random(seed)
-        # The bench top (hdl/drtp_tb.v) makes the clock; a bare engine gets cocotb's GPI clock.
-        self.clock_in_python = not hasattr(dut, "dut")
+        # The bench top (hdl/drtp_tb.v) makes the clock; a bare engine gets cocotb's C++ (GPI) clock.
+        self.hdl_clock = os.environ.get("DRTP_HDL_CLOCK") == "1"
         self.period_ns = 10
         self.sim_cycles = 0       # cycles spent inside samples (first beat .. done)
         self.sim_wall = 0.0       # wall seconds for those cycles
@@ -143,7 +140,7 @@ class EngineTB:
     async def start(self) -> None:
         for h in (self.valid, self.w_we, self.w_re, self.w_layer, self.w_addr, self.w_wdata, self.payload):
             h.value = 0
-        if self.clock_in_python:
+        if not self.hdl_clock:
             Clock(self.clk, self.period_ns, unit="ns", impl="gpi").start(start_high=False)
         await self.reset()
 
@@ -220,22 +217,31 @@ class EngineTB:
         return beats
 
     async def _offer(self, word: int) -> int:
-        """Hold ``word`` valid until it is accepted (backpressure); returns the cycle it was taken in."""
+        """Hold ``word`` valid until it is accepted (backpressure); returns the cycle it was taken in.
+
+        Beats are only offered to an idle engine or one in its finishing cycle, so ``ready`` is
+        polled on falling edges for a few cycles at most (a value-change trigger on ``ready`` or
+        ``done`` costs Icarus a Python call on every evaluation of the net: 10x slower).
+        """
         self.payload.value = word
         self.valid.value = 1
-        if not self.ready.value:
-            await RisingEdge(self.ready)       # one wake however long the engine is busy
+        waited = 0
+        while not self.ready.value:
             await FallingEdge(self.clk)
+            waited += 1
+            if waited > READY_LIMIT:
+                raise AssertionError(f"input stream: ready stayed low for {READY_LIMIT} cycles while a beat "
+                                     f"was offered to an engine that should be idle")
         taken = self.now_cycles()
         await FallingEdge(self.clk)            # the rising edge in between took the beat
         return taken
 
-    async def send(self, x, label: int, train: bool, stall: float = 0.0, hold_next=None) -> int:
+    async def send(self, x, label: int, train: bool, stall: float = 0.0, hold_next=None) -> tuple[int, int]:
         """Stream one sample's beats; with ``stall`` > 0 idle cycles are inserted at random between them.
 
         With ``hold_next`` (the next sample's first beat) that beat is left valid after the last
         one, so the engine sees a waiting producer while it is busy (backpressure). Returns the
-        cycle the first beat was taken in.
+        cycles the first and the last beat were taken in.
         """
         first = None
         for b, word in enumerate(self._beats(x, label, train)):
@@ -249,22 +255,15 @@ class EngineTB:
         else:
             self.payload.value = hold_next
             self.valid.value = 1
-        return first
+        return first, taken
 
     async def run_sample(self, index: int, x, label: int, train: bool, stall: float = 0.0,
                          next_first=None) -> SampleRecord:
-        """One sample: stream it, wait for ``done`` (Python sleeps meanwhile), read the prediction."""
+        """One sample: stream it, sleep until ``done``, read the prediction."""
         t0, c0 = time.perf_counter(), time.process_time()
         hold = None if next_first is None else self._beats(*next_first)[0]
-        first = await self.send(x, label, train, stall, hold)
-        if not self.done.value:
-            limit = 4 * (self.p.cycles_train if train else self.p.cycles_infer) + 100
-            fired = await First(RisingEdge(self.done), Timer(limit * self.period_ns, unit="ns"))
-            if not isinstance(fired, RisingEdge):
-                raise AssertionError(f"{'training' if train else 'inference'} sample {index}: no done within "
-                                     f"{limit} cycles of its last input beat (the manifest says "
-                                     f"{self.p.cycles_train if train else self.p.cycles_infer} per sample)")
-            await FallingEdge(self.clk)
+        first, last = await self.send(x, label, train, stall, hold)
+        await self._wait_done(index, train, last)
         cycles = self.now_cycles() - first + 1
         pred = int(self.pred.value)
         await FallingEdge(self.clk)           # the engine leaves its finishing cycle
@@ -273,6 +272,40 @@ class EngineTB:
         self.sim_wall += wall
         self.sim_cpu += time.process_time() - c0
         return SampleRecord(index, pred, cycles, wall)
+
+
+    async def _wait_done(self, index: int, train: bool, last: int) -> None:
+        """Sleep until the cycle the manifest promises ``done`` in, then confirm it on falling edges.
+
+        One timer instead of a value-change trigger (see :meth:`_offer`). The engine is checked to
+        be still busy on waking, so a ``done`` that came early is reported, never skipped silently;
+        a late one is waited for up to four sample periods.
+        """
+        per_sample = self.p.cycles_train if train else self.p.cycles_infer
+        due = last + per_sample - self.p.beats           # the done cycle when the schedule holds
+        phase = "training" if train else "inference"
+        sleep = due - self.now_cycles() - 1
+        if sleep > 0:                                    # wake a quarter period before a falling edge
+            await Timer(sleep * self.period_ns - self.period_ns // 4, unit="ns")
+            await FallingEdge(self.clk)
+            if not self.busy.value and not self.done.value:
+                raise AssertionError(f"{phase} sample {index}: the engine finished before cycle "
+                                     f"{due - last + self.p.beats} of the sample, the manifest says done comes "
+                                     f"in cycle {per_sample}")
+        limit = self.now_cycles() + 4 * per_sample + 100
+        while not self.done.value:
+            await FallingEdge(self.clk)
+            if self.now_cycles() > limit:
+                raise AssertionError(f"{phase} sample {index}: no done within {4 * per_sample + 100} cycles "
+                                     f"of its last input beat (the manifest says {per_sample} per sample)")
+            if self.now_cycles() > due + 8 and not self.done.value:   # late: stop polling every edge
+                fired = await First(RisingEdge(self.done), Timer((limit - self.now_cycles()) * self.period_ns,
+                                                                 unit="ns"))
+                if isinstance(fired, RisingEdge):
+                    await FallingEdge(self.clk)
+
+
+READY_LIMIT = 64
 
 
 class Checker:
@@ -318,7 +351,7 @@ class Checker:
         n_cols = expected.shape[1]
         g, lane = divmod(j, lanes)
         extra = ""
-        if self.g.n_train and phase.startswith("training"):
+        if self.g.n_train and "training" in phase:
             gd = self.g.train_delta[k][s, j]
             gz = self.g.train_z[k][s, j]
             extra = f"; golden z={gz}, delta={gd} for neuron {j} in that sample"

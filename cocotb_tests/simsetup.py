@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cocotb_tools.runner import Verilator, get_runner
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("DRTP_BUILD", ROOT / "build" / "cocotb"))
@@ -157,8 +158,8 @@ def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | No
                                    "--no-weight-init", "-o", str(out)],
                                   cwd=pkg_parent, env=env, capture_output=True, text=True)
             if proc.returncode:
-                raise RuntimeError(f"python -m rtl.generate --config {config} failed: "
-                                   f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+                last = ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1]
+                raise RuntimeError(f"python -m rtl.generate --config {config} failed: {last}")
             stamp_file.write_text(stamp)
         return load_design(out, name)
 
@@ -171,25 +172,22 @@ def load_design(out: Path, name: str) -> Design:
     return Design(name, out, sources, manifest["top"], manifest)
 
 
+class TopPortsVerilator(Verilator):
+    """cocotb's Verilator runner, minus ``--public-flat-rw``.
+
+    That flag makes every signal of the design public, which keeps Verilator from optimising the
+    model (measured on the small engine's model: 4x slower per cycle). The bench touches only the
+    bench top's ports and clock, so a control file (``tb_public.vlt``) makes just those public.
+    """
+
+    def _build_command(self):
+        cmds = super()._build_command()
+        cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+        return cmds
+
+
 def _runner(sim: str):
-    from cocotb_tools.runner import Verilator, get_runner
-    if sim != "verilator":
-        return get_runner(sim)
-
-    class TopPortsVerilator(Verilator):
-        """cocotb's Verilator runner, minus ``--public-flat-rw``.
-
-        That flag makes every signal of the design public, which keeps Verilator from optimising
-        the model (measured here: 4x fewer cycles per second on the small engine). The bench only
-        touches the bench top's ports and clock, so a control file makes just those public.
-        """
-
-        def _build_command(self):
-            cmds = super()._build_command()
-            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
-            return cmds
-
-    return TopPortsVerilator()
+    return TopPortsVerilator() if sim == "verilator" else get_runner(sim)
 
 
 TB_TOP = "drtp_tb"
@@ -288,6 +286,7 @@ def run_bench(runner, design: Design, sim: str, module: str, run_name: str, env:
         "PYTHONPATH": os.pathsep.join([str(ROOT / "cocotb_tests"), str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "DRTP_MANIFEST": str(design.manifest_path),
         "DRTP_REPORT_DIR": str(reports),
+        "DRTP_HDL_CLOCK": "1",
         "COCOTB_TRUST_INERTIAL_WRITES": "1" if sim == "verilator" else "0",
         **env,
     }
@@ -310,8 +309,8 @@ def run_bench(runner, design: Design, sim: str, module: str, run_name: str, env:
             why = f"{failed} of {n} cocotb tests failed"
         except (RuntimeError, FileNotFoundError):
             why = "no results were written"
-        raise AssertionError(f"{sim} bench {module} ended (exit {code}) without a report: {why}, the first "
-                             f"with {_first_error(run_dir / 'sim.log')}; see {run_dir / 'sim.log'}")
+        pytest.fail(f"{sim} bench {module} ended (exit {code}) without a report: {why}, the first with "
+                    f"{_first_error(run_dir / 'sim.log')}; see {run_dir / 'sim.log'}", pytrace=False)
     return out, run_dir
 
 
@@ -323,9 +322,9 @@ def _first_error(log: Path) -> str:
     for n, line in enumerate(lines):
         if line.startswith("Traceback"):
             for follow in lines[n + 1:]:
-                if follow and not follow.startswith(("File ", "^", "Traceback")) and ":" in follow \
-                        and follow.split(":")[0].replace(".", "").replace("_", "").isalnum() \
-                        and follow.split(":")[0][:1].isupper():
+                name = follow.split(":")[0].split(".")[-1]
+                if ":" in follow and name[:1].isupper() and name.replace("_", "").isalnum() \
+                        and (name.endswith(("Error", "Exception")) or name == "Failed"):
                     return follow
     return "no traceback"
 

@@ -13,8 +13,9 @@ A golden set is one directory::
     train_z<k>.hex      layer k's pre-activations per sample, (N, n_out)
     train_y<k>.hex      layer k's activations per sample, (N, n_out)
     train_delta<k>.hex  layer k's modulatory signal per sample, (N, n_out)
-    train_wdiff<k>.hex  every weight of layer k that changed, as records ``sample index value``, one per
-                        line, sorted; ``index = j * n_cols + i``, ``value`` = the weight after that sample
+    train_wcount<k>.hex how many weights of layer k each training sample changed, (N,)
+    train_wdiff<k>.hex  those weights, as records ``index value`` in sample order, one per line;
+                        ``index = j * n_cols + i``, ``value`` = the weight after that sample
                         (init_w<k> plus these records gives the weights after every sample)
     ckpt_w<k>_s<S>.hex  full weights after sample S (checkpoints; the last sample always has one)
     infer_x.hex, infer_label.hex, infer_pred.hex, infer_z.hex
@@ -45,7 +46,7 @@ __all__ = ["GoldenError", "KIND", "FORMAT_VERSION", "HexFormat", "encode_hex", "
            "sha256_file", "GoldenFile", "GoldenMeta", "read_meta", "read_hex", "REGENERATE_HINT"]
 
 KIND = "drtp-golden-vectors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 REGENERATE_HINT = "python -m golden.generate --config <config> --samples <N> -o <dir>"
 
 

@@ -165,6 +165,9 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
             "files": {name: f.to_dict() for name, f in sorted(files.items())},
         }
         write_meta(tmp, meta)
+        for f in tmp.iterdir():
+            f.chmod(0o644)
+        tmp.chmod(0o755)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
@@ -175,9 +178,8 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
 
 
 def _write_files(root, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, xi, li, infer_pred, infer_z):
-    n_layers, samples = len(cfg.layers), len(x)
+    samples = len(x)
     label_fmt = HexFormat.unsigned_for(cfg.n_classes - 1)
-    sample_fmt = HexFormat.unsigned_for(max(samples - 1, 1))
     files = {}
 
     def put(name, what, values, fmt, columns=()):
@@ -193,10 +195,13 @@ def _write_files(root, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, 
         put(f"train_delta{k}.hex", f"layer {k} modulatory signals per training sample", delta[k],
             HexFormat.of(delta_format(cfg, k)))
         rec = np.concatenate(diffs[k]) if diffs[k] else np.zeros((0, 3), np.int64)
+        counts = np.array([d.shape[0] for d in diffs[k]], dtype=np.int64)
         idx_fmt = HexFormat.unsigned_for(layer.n_out * cfg.n_cols(k) - 1)
-        put(f"train_wdiff{k}.hex", f"layer {k} weights changed by each training sample: index = j * "
-            f"{cfg.n_cols(k)} + i, value after the sample", rec.reshape(-1, 3), (sample_fmt, idx_fmt, w_fmt),
-            ("sample", "index", "value"))
+        put(f"train_wcount{k}.hex", f"layer {k}: how many weights each training sample changed", counts,
+            HexFormat.unsigned_for(max(1, layer.n_out * cfg.n_cols(k))))
+        put(f"train_wdiff{k}.hex", f"layer {k} weights changed by the training samples, in sample order "
+            f"(train_wcount{k} per sample): index = j * {cfg.n_cols(k)} + i, value after the sample",
+            rec[:, 1:].reshape(-1, 2), (idx_fmt, w_fmt), ("index", "value"))
         for s, ws in ckpt_w.items():
             put(f"ckpt_w{k}_s{s}.hex", f"layer {k} weights after training sample {s} {shape}", ws[k], w_fmt)
     put("train_x.hex", "training inputs in feeding order, one sample per line", x, in_fmt)

@@ -49,7 +49,7 @@ class GoldenSet:
         expected = {"init_w%d.hex" % k for k in range(n_layers)} | {
             "train_x.hex", "train_label.hex", "train_pred.hex",
             "infer_x.hex", "infer_label.hex", "infer_pred.hex", "infer_z.hex"} | {
-            f"train_{q}{k}.hex" for q in ("z", "y", "delta", "wdiff") for k in range(n_layers)} | {
+            f"train_{q}{k}.hex" for q in ("z", "y", "delta", "wdiff", "wcount") for k in range(n_layers)} | {
             f"ckpt_w{k}_s{s}.hex" for s in meta.checkpoints for k in range(n_layers)}
         missing = sorted(expected - listed)
         if missing:
@@ -61,6 +61,7 @@ class GoldenSet:
         self.train_y = [read(f"train_y{k}.hex") for k in range(n_layers)]
         self.train_delta = [read(f"train_delta{k}.hex") for k in range(n_layers)]
         self._wdiff = [read(f"train_wdiff{k}.hex") for k in range(n_layers)]
+        self._wcount = [read(f"train_wcount{k}.hex") for k in range(n_layers)]
         self.infer_x, self.infer_label, self.infer_pred, self.infer_z = (
             read(f"infer_{q}.hex") for q in ("x", "label", "pred", "z"))
         self.checkpoints = {s: [read(f"ckpt_w{k}_s{s}.hex") for k in range(n_layers)] for s in meta.checkpoints}
@@ -78,6 +79,10 @@ class GoldenSet:
         """The diffs, applied to the initial weights, must land on every checkpoint."""
         if self.train_x.shape[0] != self.n_train or self.infer_x.shape[0] != self.n_infer:
             raise GoldenError(f"golden set {self.meta.root} has sample counts that disagree with its meta.json")
+        for k, (d, c) in enumerate(zip(self._wdiff, self._wcount)):
+            if c.shape != (self.n_train,) or int(c.sum()) != d.shape[0]:
+                raise GoldenError(f"golden set {self.meta.root}: train_wcount{k}.hex does not count the "
+                                  f"{d.shape[0]} records of train_wdiff{k}.hex; regenerate the set")
         for s, weights in self.iter_weights():
             if s in self.checkpoints:
                 for k, (w, c) in enumerate(zip(weights, self.checkpoints[s])):
@@ -92,11 +97,11 @@ class GoldenSet:
         """
         weights = [w.copy() for w in self.init_weights]
         flat = [w.reshape(-1) for w in weights]
-        bounds = [np.searchsorted(d[:, 0], np.arange(self.n_train + 1)) for d in self._wdiff]
+        bounds = [np.concatenate([[0], np.cumsum(c)]) for c in self._wcount]
         for s in range(self.n_train):
             for k, d in enumerate(self._wdiff):
                 rows = d[bounds[k][s]:bounds[k][s + 1]]
-                flat[k][rows[:, 1]] = rows[:, 2]
+                flat[k][rows[:, 0]] = rows[:, 1]
             yield s, weights
 
     def weights_after(self, s: int) -> list[np.ndarray]:
@@ -108,7 +113,7 @@ class GoldenSet:
 
     def changed(self, k: int, s: int) -> int:
         """How many weights of layer k training sample s changed."""
-        return int(np.count_nonzero(self._wdiff[k][:, 0] == s))
+        return int(self._wcount[k][s])
 
 
 def open_golden(root: str | Path, expect: EngineConfig | None = None) -> GoldenSet:

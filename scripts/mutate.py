@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "cocotb_tests"), str(ROOT)]
 
+import pytest  # noqa: E402  (simsetup reports a bench that died as pytest.fail)
+
 from simsetup import BUILD, build, ensure_golden, generate_rtl, run_bench  # noqa: E402
 
 OUT = BUILD.parent / "mutate"
@@ -45,9 +47,8 @@ MUTANTS = (
     Mutant("rnd_half_down", "round-half-up adds 2^(d-1) - 1: ties round down (off-by-one rounding constant)",
            (("rtl/arith.py", "return (value + (1 << (shift - 1))) >> shift",
              "return (value + (1 << (shift - 1)) - 1) >> shift"),)),
-    Mutant("stoch_bit_short", "stochastic rounding adds only d - 1 random bits (off-by-one rounding shift)",
-           (("rtl/arith.py", "addend = rand[:shift] if len(rand) > shift",
-             "addend = rand[:shift - 1] if len(rand) > shift"),)),
+    Mutant("stoch_bit_short", "stochastic rounding takes d - 1 random bits of the lane word (off-by-one slice)",
+           (("rtl/update.py", "word = self.i_words[p][:used]", "word = self.i_words[p][:used - 1]"),)),
     Mutant("lfsr_tap_flipped", "16-bit LFSR tap 4 flipped to 5 (stochastic lanes and DRTP vectors)",
            (("hwsim/lfsr.py", "16: (16, 15, 13, 4)", "16: (16, 15, 13, 5)"),)),
     Mutant("weight_wraps", "weight update wraps instead of saturating (missing saturation)",
@@ -145,7 +146,7 @@ def run_one(mutant: Mutant | None, sim: str, gold: dict) -> dict:
                                    {"DRTP_GOLDEN": str(gold[gkey]), "DRTP_READBACK": "checkpoints",
                                     "DRTP_CHECK_EVERY": str(CHECK_EVERY)},
                                    test_filter=tests)
-        except AssertionError as exc:   # the bench died without a report (counts as caught: it did not pass)
+        except (AssertionError, pytest.fail.Exception) as exc:   # no report: the bench died, so it did not pass
             return {**result, "status": "caught", "by": label, "detail": str(exc),
                     "seconds": round(time.perf_counter() - t0, 1)}
         bad = [r for r in reports if not r["ok"]]

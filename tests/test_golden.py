@@ -87,6 +87,8 @@ def test_set_matches_the_engine(tiny):
     preds, z = eng.infer(gs.infer_x, return_z=True)
     assert np.array_equal(preds, gs.infer_pred) and np.array_equal(z, gs.infer_z)
     assert sorted(gs.checkpoints) == [1, 5]
+    assert [gs.changed(0, s) for s in range(6)] == [int(np.count_nonzero(a != b)) for a, b in zip(
+        [gs.init_weights[0]] + [gs.weights_after(s)[0] for s in range(5)], [gs.weights_after(s)[0] for s in range(6)])]
     assert gs.train_z[0].shape == (6, 32) and gs.train_delta[1].shape == (6, 10)
 
 
@@ -102,7 +104,7 @@ def test_committed_small_set_is_current(tmp_path):
     meta = read_meta(COMMITTED)
     args = meta.raw["generator"]["arguments"]
     assert meta.n_train >= 200 and meta.n_infer >= 50
-    assert sum(f.stat().st_size for f in COMMITTED.iterdir()) < 600_000
+    assert sum(f.stat().st_size for f in COMMITTED.iterdir()) < 500_000
     fresh = tmp_path / "small"
     generate(load_config("small"), fresh, samples=args["samples"], infer=args["infer"], seed=args["seed"],
              checkpoints=args["checkpoints"], reference_samples=0)
@@ -114,7 +116,7 @@ def test_committed_small_set_is_current(tmp_path):
 
 
 def test_readmemh_reads_the_files(tiny, tmp_path):
-    """Icarus' $readmemh loads a weight file and a multi-column record file into memories."""
+    """Icarus' $readmemh loads a weight file and a two-column record file into memories."""
     if not shutil.which("iverilog"):
         pytest.skip("Icarus Verilog is not installed (apt-get install iverilog)")
     gs = open_golden(tiny)
@@ -125,14 +127,14 @@ def test_readmemh_reads_the_files(tiny, tmp_path):
     src.write_text(f"""
 module t;
   reg [7:0] w [0:{n0 - 1}];
-  reg [11:0] rec [0:{3 * n_rec - 1}];
+  reg [11:0] rec [0:{2 * n_rec - 1}];
   integer i;
   initial begin
     $readmemh("{tiny / 'init_w0.hex'}", w);
     $readmemh("{wd}", rec);
     for (i = 0; i < 5; i = i + 1) $display("%0d", $signed(w[i]));
     $display("%0d", $signed(w[{n0 - 1}]));
-    $display("%0d %0d %0d", rec[0], rec[1], $signed(rec[2][7:0]));
+    $display("%0d %0d", rec[0], $signed(rec[1][7:0]));
   end
 endmodule
 """)
@@ -142,7 +144,7 @@ endmodule
     flat = gs.init_weights[0].reshape(-1)
     assert [int(v) for v in lines[:6]] == [*flat[:5], flat[-1]]
     first = gs._wdiff[0][0]
-    assert [int(v) for v in lines[6:9]] == [int(first[0]), int(first[1]), int(first[2])]
+    assert [int(v) for v in lines[6:8]] == [int(first[0]), int(first[1])]
 
 
 def test_cli_writes_a_set_and_rejects_bad_arguments(tmp_path):
@@ -251,7 +253,7 @@ def test_newer_format_version(copy):
     meta = json.loads((copy / "meta.json").read_text())
     meta["format_version"] = 99
     (copy / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(GoldenError, match="has format version 99, but this reader understands version 1"):
+    with pytest.raises(GoldenError, match="has format version 99, but this reader understands version 2"):
         open_golden(copy)
 
 
