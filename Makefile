@@ -54,5 +54,9 @@ sweep: setup
 bench: setup
 	$(PY) benchmarks/bench_engine.py
 
+# Inject realistic bugs into copies of rtl/ and hwsim/ and count how many the benches catch.
+mutate: setup
+	$(PY) scripts/mutate.py --sim icarus --jobs 2
+
 clean:
 	rm -rf build sim_build results .pytest_cache
