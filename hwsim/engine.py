@@ -99,8 +99,8 @@ def make_runner(step, n_layers: int, n_classes: int, period: int, words_per_samp
 class _Compiled:
     """The compiled pass of one config, its layer plans and its stochastic-rounding tables."""
 
-    def __init__(self, cfg: EngineConfig, dots_max_pad: int, sparse_lanes: int):
-        self.plans: list[LayerPlan] = [plan_layer(cfg, k, dots_max_pad, sparse_lanes)
+    def __init__(self, cfg: EngineConfig, dots_max_pad: int, sparse_lanes: int, vnni: bool):
+        self.plans: list[LayerPlan] = [plan_layer(cfg, k, dots_max_pad, sparse_lanes, vnni)
                                        for k in range(len(cfg.layers))]
         self.period = lfsr.word_period(cfg.rng_lfsr_bits)
         self.words_per_sample = sum(cfg.words_per_update(k) for k in range(len(cfg.layers)))
@@ -151,12 +151,12 @@ _CACHE_LOCK = threading.Lock()
 
 
 def compiled_kernels(cfg: EngineConfig, dots_max_pad: int = DOTS_MAX_PAD,
-                     sparse_lanes: int = SPARSE_LANES) -> _Compiled:
+                     sparse_lanes: int = SPARSE_LANES, vnni: bool = True) -> _Compiled:
     """The (lazily compiled) pass for ``cfg``, shared by every Engine of the same config and knobs."""
-    key = (cfg.digest(), dots_max_pad, sparse_lanes)
+    key = (cfg.digest(), dots_max_pad, sparse_lanes, vnni)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _Compiled(cfg, dots_max_pad, sparse_lanes)
+            _CACHE[key] = _Compiled(cfg, dots_max_pad, sparse_lanes, vnni)
         return _CACHE[key]
 
 
@@ -180,16 +180,20 @@ class Engine:
         Speed knob, no effect on results: an inputs-major layer whose nonzero deltas times
         this is at most its padded lanes updates lane by lane instead of whole rows
         (1: always when possible). Tests force the lane-by-lane path with it.
+    vnni : bool, optional
+        Speed knob, no effect on results: on hosts with AVX-512 VNNI, inputs-major layers of
+        unsigned 8-bit inputs and 8-bit weights accumulate four input rows per ``vpdpbusd``
+        (:mod:`hwsim.vnni`). False forces the portable path.
     """
 
     def __init__(self, cfg: EngineConfig, weights: list[np.ndarray], rng_word: int = 0, *,
-                 dots_max_pad: int = DOTS_MAX_PAD, sparse_lanes: int = SPARSE_LANES):
+                 dots_max_pad: int = DOTS_MAX_PAD, sparse_lanes: int = SPARSE_LANES, vnni: bool = True):
         if not isinstance(rng_word, (int, np.integer)) or isinstance(rng_word, bool) or rng_word < 0:
             raise ConfigError(f"rng_word must be a non-negative integer, not {rng_word!r}")
         if len(weights) != len(cfg.layers):
             raise ConfigError(f"weights must list {len(cfg.layers)} arrays (one per layer), not {len(weights)}")
         self.cfg = cfg
-        self._k = compiled_kernels(cfg, dots_max_pad, sparse_lanes)
+        self._k = compiled_kernels(cfg, dots_max_pad, sparse_lanes, vnni)
         self._rng_word = int(rng_word)
         self._states = []
         for k, (plan, w) in enumerate(zip(self._k.plans, weights)):
@@ -211,7 +215,7 @@ class Engine:
             self._states.append((
                 flat.reshape(-1),                                    # W
                 np.zeros(plan.n_in + 1, dtype=np.int32),             # nonzero inputs, then the bias
-                np.zeros(plan.n_pad, dtype=plan.acc_dtype),          # accumulators
+                np.zeros(plan.acc_len, dtype=plan.acc_dtype),        # accumulators (+ VNNI scratch)
                 np.zeros(plan.n_out, dtype=np.int32),                # z
                 np.zeros(plan.n_out, dtype=plan.y_dtype),            # y
                 np.zeros(plan.n_out, dtype=np.int8),                 # derivative

@@ -25,6 +25,7 @@ import numba.core.codegen
 import numpy as np
 
 from .config import Activation, EngineConfig, ErrorSignal, UpdateRule
+from . import vnni as vnni_kernels
 from .formats import ConfigError, FixedFormat, Overflow, Rounding
 
 __all__ = ["LAYOUT_ROWS", "LAYOUT_DOTS", "DOTS_MAX_PAD", "SPARSE_LANES", "LayerPlan", "plan_layer",
@@ -119,10 +120,16 @@ class LayerPlan:
     update_noop: bool        # every dW is 0 mod the weight format: skip the update loop
     layout: str
     sparse_lanes: int        # rows layout: visit lanes one by one when nonzero deltas * this <= n_pad
+    vnni: bool = False       # forward quads of rows through vpdpbusd (hwsim.vnni); acc has 2 * n_pad
+
+    @property
+    def acc_len(self) -> int:
+        """Length of the accumulator buffer: the VNNI path keeps its permuted sums in a second half."""
+        return 2 * self.n_pad if self.vnni else self.n_pad
 
 
 def plan_layer(cfg: EngineConfig, k: int, dots_max_pad: int = DOTS_MAX_PAD,
-               sparse_lanes: int = SPARSE_LANES) -> LayerPlan:
+               sparse_lanes: int = SPARSE_LANES, vnni: bool = True) -> LayerPlan:
     layer = cfg.layers[k]
     in_fmt = cfg.in_format(k)
     last = k == len(cfg.layers) - 1
@@ -175,16 +182,23 @@ def plan_layer(cfg: EngineConfig, k: int, dots_max_pad: int = DOTS_MAX_PAD,
         if drop < 0 and layer.weight.overflow is Overflow.WRAP and -drop >= layer.weight.width:
             noop = True  # dW is a multiple of 2**width
     offset = sum(cfg.words_per_update(m) for m in range(k))
+    layout = LAYOUT_DOTS if dots_max_pad >= n_pad and mode in (ACC_PLAIN, ACC_WRAP, ACC_WRAP_U64) \
+        else LAYOUT_ROWS
+    in_dtype = int_dtype(in_fmt.min_raw, in_fmt.max_raw)
+    w_dtype = int_dtype(layer.weight.min_raw, layer.weight.max_raw)
+    # vpdpbusd: unsigned 8-bit inputs times signed 8-bit weights, int32 sums wrapping modulo
+    # 2**32, which is exact for order-free int32 accumulation (ACC_PLAIN, ACC_WRAP).
+    use_vnni = (vnni and vnni_kernels.AVAILABLE and layout == LAYOUT_ROWS and n_pad % vnni_kernels.CHUNK == 0
+                and mode in (ACC_PLAIN, ACC_WRAP) and acc_dtype is np.int32
+                and 0 <= in_fmt.min_raw and in_fmt.max_raw <= 255 and np.dtype(in_dtype).itemsize == 1
+                and w_dtype is np.int8)
     return LayerPlan(
         k=k, last=last, n_in=layer.n_in, n_out=layer.n_out, n_pad=n_pad, n_cols=cfg.n_cols(k),
-        bias_one=bias_one, in_dtype=int_dtype(in_fmt.min_raw, in_fmt.max_raw),
-        w_dtype=int_dtype(layer.weight.min_raw, layer.weight.max_raw),
+        bias_one=bias_one, in_dtype=in_dtype, w_dtype=w_dtype,
         y_dtype=int_dtype(layer.act.min_raw, layer.act.max_raw), dl_dtype=dl_dtype,
         prod_dtype=prod_dtype, acc_dtype=acc_dtype, acc_mode=mode, acc_bits=bits,
         rng_offset=offset if stochastic else 0, words=cfg.words_per_update(k),
-        rand_used=rand_used, update_noop=noop,
-        layout=LAYOUT_DOTS if dots_max_pad >= n_pad and mode in (ACC_PLAIN, ACC_WRAP, ACC_WRAP_U64)
-        else LAYOUT_ROWS, sparse_lanes=sparse_lanes)
+        rand_used=rand_used, update_noop=noop, layout=layout, sparse_lanes=sparse_lanes, vnni=use_vnni)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -412,6 +426,41 @@ def make_forward(cfg: EngineConfig, plan: LayerPlan):
         return forward
 
     acc_row = _make_acc_row(plan, acc_fmt)
+
+    if plan.vnni:
+        # Order-free int32 sums of u8 x s8 products: quads of nonzero rows go through vpdpbusd
+        # into the scratch half of acc (lanes permuted), added back in natural order once.
+        PERM = vnni_kernels.lane_permutation(NP)
+        dpbusd_quad = vnni_kernels.dpbusd_quad
+
+        @njit
+        def forward(W, a, nz, acc, z, y, d):
+            n = 0
+            for i in range(N_IN):        # branch-free list of the nonzero inputs
+                nz[n] = i
+                n += a[i] != 0
+            scratch = acc[NP:]
+            for j in range(NP):
+                scratch[j] = 0
+            t = 0
+            while t + 4 <= n:
+                i1, i2, i3, i4 = nz[t], nz[t + 1], nz[t + 2], nz[t + 3]
+                word = np.int64(a[i1]) | (np.int64(a[i2]) << 8) | (np.int64(a[i3]) << 16) \
+                    | (np.int64(a[i4]) << 24)
+                dpbusd_quad(scratch, W, i1 * NP, i2 * NP, i3 * NP, i4 * NP, word)
+                t += 4
+            for c in range(NP):
+                acc[PERM[c]] = scratch[c]
+            while t < n:
+                i = nz[t]
+                acc_row(acc, W[i * NP:(i + 1) * NP], PT(a[i]))
+                t += 1
+            if ONE != 0:
+                acc_row(acc, W[N_IN * NP:(N_IN + 1) * NP], PT(ONE))
+            nz[n] = N_IN                 # the update reads the bias column from the list too
+            finish(acc, z, y, d)
+            return n
+        return forward
 
     if plan.acc_mode in (ACC_PLAIN, ACC_WRAP):
         # Order-free sums: four input rows per pass over the accumulators (2x fewer loads
