@@ -143,3 +143,58 @@ def test_cli_unknown_config_is_one_sentence(capsys):
 def test_cli_bad_variant_is_one_sentence(spec, message, capsys):
     assert main(["--config", spec, "-o", "/tmp/unused"]) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+STRIP_SRC = """module top(clk, a, d, we, q, r);
+  reg [7:0] ram [3:0];
+  initial begin
+    ram[0] = 8'h00;
+    ram[1] = 8'h00;
+    ram[2] = 8'h00;
+    ram[3] = 8'h00;
+  end
+  always @(posedge clk) begin
+    if (we)
+      ram[a] <= d;
+  end
+  reg [7:0] rom [1:0];
+  initial begin
+    rom[0] = 8'h12;
+    rom[1] = 8'h34;
+  end
+  assign q = ram[a];
+  assign r = rom[a[0]];
+endmodule
+module \\top.sub (clk);
+  reg [31:0] ram [1:0];
+  initial begin
+    ram[0] = 32'd0;
+    ram[1] = 32'd0;
+  end
+endmodule
+"""
+
+
+def test_strip_ram_init_keeps_roms_and_unwritten_memories():
+    from rtl.estimate.synth import strip_ram_init
+    text, dropped = strip_ram_init(STRIP_SRC)
+    assert dropped == {"ram": 4}                       # the second module's ram is never written: a ROM
+    assert "ram[0] = 8'h00" not in text and "reg [7:0] ram [3:0];\n  always" in text
+    assert "rom[0] = 8'h12;" in text and "ram[1] = 32'd0;" in text
+    assert text.count("module ") == STRIP_SRC.count("module ")
+
+
+def test_logic_energy_charges_busy_blocks_per_phase():
+    from rtl.estimate.energy import GE_CYCLE_FJ, logic_energy_pj
+    from rtl.estimate.report import _is_learning
+    from rtl.schedule import Phase
+    blocks = {"layer0": 100.0, "layer0.mac": 40.0, "layer0.update": 30.0, "layer0.rv": 5.0,
+              "layer1": 50.0, "layer1.mac": 20.0, "layer1.error0": 10.0, "layer1.update": 10.0,
+              "rng": 8.0, "argmax": 2.0}
+    total = 100 + 50 + 8 + 2 + 40.0                      # top level's own logic: 40
+    phases = [Phase("load", 3), Phase("forward0", 10), Phase("update0", 10), Phase("forward1", 4),
+              Phase("update1", 4), Phase("finish", 1)]
+    got = logic_energy_pj(phases, blocks, total, _is_learning)
+    busy = {"load": 40, "forward0": 40 + 100 - 35, "update0": 40 + 100 - 40 + 8,
+            "forward1": 40 + 50 - 20 + 2, "update1": 40 + 50 - 20 + 8, "finish": 40}
+    assert got == pytest.approx({p.name: busy[p.name] * p.cycles * GE_CYCLE_FJ / 1000 for p in phases})

@@ -28,7 +28,7 @@ def _synth(cfg, out: Path, steps, force: bool) -> dict:
         prev = json.loads(cached.read_text())
         if prev.get("digest") == cfg.digest() and all(s in prev for s in steps):
             return prev
-    return run_synthesis(cfg, out, steps)
+    return run_synthesis(cfg, out, steps, regenerate=force)
 
 
 def main(argv=None) -> int:
@@ -36,7 +36,8 @@ def main(argv=None) -> int:
     parser.add_argument("--config", action="append", required=True, help=VARIANT_HELP + " (repeatable)")
     parser.add_argument("--synth", action="store_true", help="also run yosys / nextpnr (slow)")
     parser.add_argument("--steps", default="gates,ecp5,fmax", help="synthesis steps: gates,ecp5,fmax")
-    parser.add_argument("--force", action="store_true", help="rerun synthesis even if results exist")
+    parser.add_argument("--force", action="store_true",
+                        help="regenerate the Verilog and rerun synthesis even if results exist")
     parser.add_argument("--node", type=float, default=45.0, help="technology node in nm (default 45)")
     parser.add_argument("--vdd", type=float, default=0.9, help="supply in V (default 0.9)")
     parser.add_argument("--write-baseline", action="store_true",

@@ -15,8 +15,29 @@ __all__ = ["STEPS", "run_synthesis"]
 STEPS = ("gates", "ecp5", "fmax")
 
 
+RTL_SOURCES = Path(__file__).resolve().parent.parent
+"""The ``rtl`` package: Verilog generated before any of its ``*.py`` changed is regenerated."""
+
+
+def _stale(out: Path, cfg: EngineConfig) -> bool:
+    """No generated Verilog in ``out``, one for another config, or one older than the RTL sources.
+
+    (Reusing an old ``drtp_engine.v`` is how a paper-size run once sat > 30 min in yosys' Verilog
+    frontend: that file still held the 25,120 inline weight-RAM init lines the generator now drops.)
+    """
+    manifest, verilog = out / "manifest.json", out / "drtp_engine.v"
+    if not manifest.is_file() or not verilog.is_file():
+        return True
+    if json.loads(manifest.read_text()).get("config", {}).get("digest") != cfg.digest():
+        return True
+    newest = max(p.stat().st_mtime for p in RTL_SOURCES.glob("*.py"))
+    return verilog.stat().st_mtime < newest
+
+
 def run_synthesis(cfg: EngineConfig, out: Path, steps=STEPS, regenerate: bool = False) -> dict:
-    """Write ``out/drtp_engine.v`` (unless present) and run ``steps``; results go to ``out/estimate_synth.json``.
+    """Write ``out/drtp_engine.v`` (unless present for the same config), run ``steps``, save the results.
+
+    Results go to ``out/estimate_synth.json``, with the wall time of every step (``seconds``).
 
     Weight RAMs are generated without initial contents: area and timing do not depend on them.
     """
@@ -25,7 +46,7 @@ def run_synthesis(cfg: EngineConfig, out: Path, steps=STEPS, regenerate: bool = 
     out = Path(out)
     res: dict = {"config": cfg.name, "digest": cfg.digest()}
     t0 = time.monotonic()
-    if regenerate or not (out / "manifest.json").is_file():
+    if regenerate or _stale(out, cfg):
         generate(cfg, out, init_weights=False)
     res["generate_seconds"] = round(time.monotonic() - t0, 1)
     if "gates" in steps:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from hwsim.config import EngineConfig
-from rtl.schedule import cycles
+from rtl.schedule import cycles, phases
 
-from . import area, energy, ops
+from . import area, energy, ops, synth as synth_mod
 
 __all__ = ["SPOON", "estimate", "sweep_cost", "markdown_table", "overhead_markdown"]
 
@@ -63,12 +63,37 @@ def estimate(cfg: EngineConfig, synth: dict | None = None, node_nm: float = 45.0
             res["learning_overhead"]["area_pct_synth"] = _pct(a["total_mm2"] - inf, inf)
             res["learning_overhead"]["logic_pct_synth"] = _pct(
                 g["learning_nand2_eq"], g["nand2_eq"] - g["learning_nand2_eq"])
+            res["synth_energy"] = synth_energy(cfg, g, escale, res)
+            se = res["synth_energy"]
+            res["learning_overhead"]["energy_pct_per_sample_synth"] = _pct(
+                se["train_nj"] - se["inference_nj"], se["inference_nj"])
+            res["learning_overhead"]["power_pct_same_clock_synth"] = _pct(
+                se["train_nj"] / res["cycles"]["train"] - se["inference_nj"] / res["cycles"]["inference"],
+                se["inference_nj"] / res["cycles"]["inference"])
         if synth.get("ecp5"):
             res["ecp5"] = synth["ecp5"]
         if synth.get("fmax"):
             res["fmax"] = synth["fmax"]
         res["flow_seconds"] = synth.get("wall_seconds")
     return res
+
+
+def _is_learning(path: str) -> bool:
+    return synth_mod.learning_blocks({path: 1.0}) == 1.0
+
+
+def synth_energy(cfg: EngineConfig, gates: dict, escale: float, res: dict) -> dict:
+    """Energy per sample with the logic part from the synthesized gates (busy blocks per phase,
+    :func:`energy.logic_energy_pj`) and the SRAM part from the op count."""
+    out: dict = {"ge_cycle_fj": energy.GE_CYCLE_FJ}
+    for mode, train in (("inference", False), ("train", True)):
+        logic = energy.logic_energy_pj(phases(cfg, train), gates["blocks_nand2_eq"], gates["nand2_eq"],
+                                       _is_learning, escale)
+        sram = sum(v for k, v in res[f"energy_pj_{mode}"].items() if k.startswith("sram"))
+        out[f"logic_{mode}_nj"] = round(sum(logic.values()) / 1000, 3)
+        out[f"sram_{mode}_nj"] = round(sram / 1000, 3)
+        out[f"{mode}_nj"] = round((sum(logic.values()) + sram) / 1000, 3)
+    return out
 
 
 def sweep_cost(cfg: EngineConfig) -> dict[str, float]:
@@ -91,7 +116,8 @@ def _fmt(v, nd=1) -> str:
 def markdown_table(results: list[dict]) -> str:
     """One row per estimate: ECP5 resources, Fmax, gate equivalents, area, energy per sample."""
     head = ("| config | bits | LUT4 | FF | BRAM | DSP | Fmax ECP5 (MHz) | GE (synth) | GE (model) | SRAM kbit "
-            "| area mm2 | E inference nJ | E train nJ | learning area % | learning power % |")
+            "| area mm2 | E inference nJ | E train nJ | E inference nJ (gates) | E train nJ (gates) "
+            "| learning area % | learning power % | learning power % (gates) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         e, f, s = r.get("ecp5", {}), r.get("fmax", {}), r.get("synth", {})
@@ -107,7 +133,10 @@ def markdown_table(results: list[dict]) -> str:
             _fmt(s.get("nand2_eq"), 0), _fmt(r["model"]["logic_ge"], 0), _fmt(r["sram_bits"] / 1024, 1),
             _fmt(area_v, 3) + ("" if s else " (model)"),
             _fmt(r["energy_nj_inference"], 1), _fmt(r["energy_nj_train"], 1),
+            _fmt(r.get("synth_energy", {}).get("inference_nj"), 1),
+            _fmt(r.get("synth_energy", {}).get("train_nj"), 1),
             _fmt(lo.get("area_pct_synth", lo["area_pct_model"])), _fmt(lo["power_pct_same_clock"]),
+            _fmt(lo.get("power_pct_same_clock_synth")),
         ]) + " |")
     return "\n".join(lines) + "\n"
 
@@ -122,4 +151,9 @@ def overhead_markdown(r: dict) -> str:
         f"| +{SPOON['learning_area_overhead_pct']} % |",
         f"| power while training vs inferring (same clock, datapath + SRAM) | "
         f"+{_fmt(lo['power_pct_same_clock'])} % | +{SPOON['learning_power_overhead_pct']} % |",
-        f"| energy per training sample vs per inference | +{_fmt(lo['energy_pct_per_sample'])} % | - |", ""])
+        f"| energy per training sample vs per inference | +{_fmt(lo['energy_pct_per_sample'])} % | - |",
+        *([f"| power, logic from synthesized gates + SRAM | +{_fmt(lo['power_pct_same_clock_synth'])} % "
+           f"| +{SPOON['learning_power_overhead_pct']} % |",
+           f"| energy per training sample vs per inference, logic from synthesized gates | "
+           f"+{_fmt(lo['energy_pct_per_sample_synth'])} % | - |"] if "power_pct_same_clock_synth" in lo else []),
+        ""])

@@ -11,6 +11,13 @@ Works on a folder written by :mod:`rtl.generate` (``drtp_engine.v`` + ``manifest
 * **ecp5** - ``synth_ecp5`` (with ABC) and ``stat -json``: TRELLIS_FF, DP16KD, MULT18X18D and LUTs, counted
   as LUT4 + 2 per CCU2C carry cell (each CCU2C holds two LUT4s; PFUMX/L6MUX21 are not counted).
 * **fmax** - ``nextpnr-ecp5 --out-of-context --timing-allow-fail --report`` (TOOLCHAIN traps 8 and 10).
+
+Both yosys runs read ``estimate_in.v``, a copy of the generated Verilog without the ``initial`` blocks of
+RAMs (memories the design writes): their contents change neither area nor timing, and yosys' Verilog
+frontend spent more than 5 minutes on the 25,120 ``weights[i] = ...`` lines of the paper-size layer-0
+weight RAM in Verilog from an older generator (the rest of the paper-size synthesis takes 1-3 minutes).
+The current generator already leaves the weight RAMs uninitialised; this is the safety net. ROMs keep
+their contents.
 """
 
 from __future__ import annotations
@@ -22,8 +29,8 @@ import subprocess
 import time
 from pathlib import Path
 
-__all__ = ["NAND2_EQ", "FlowError", "yosys_bin", "nextpnr_ecp5_bin", "synth_gates", "synth_ecp5",
-           "pnr_ecp5", "parse_gates", "learning_blocks", "ECP5_DEVICES"]
+__all__ = ["NAND2_EQ", "FlowError", "strip_ram_init", "prepare_input", "yosys_bin", "nextpnr_ecp5_bin",
+           "synth_gates", "synth_ecp5", "pnr_ecp5", "parse_gates", "learning_blocks", "ECP5_DEVICES"]
 
 NAND2_EQ = {
     # Transistor count / 4 of static CMOS cells (NAND2 = 4 T): the usual gate-equivalent weights.
@@ -71,6 +78,45 @@ def _run(cmd: list[str], what: str, cwd: Path, timeout: int) -> float:
     return time.monotonic() - t0
 
 
+_MODULE = re.compile(r"^module ", re.M)
+_MEM_INIT = re.compile(
+    r"(?P<decl>^  reg (?:\[\d+:0\] )?(?P<name>[A-Za-z_][A-Za-z0-9_$]*) \[(?P<hi>\d+):0\];\n)"
+    r"  initial begin\n(?:    (?P=name)\[\d+\] = \d+'[hdbo][0-9a-fA-F_]+;\n)+  end\n", re.M)
+
+
+def strip_ram_init(verilog: str) -> tuple[str, dict[str, int]]:
+    """Drop the ``initial`` blocks of memories that are written in their module (RAMs).
+
+    Returns the new text and ``{memory name: words whose initial value was dropped}``. Memories that are
+    never written (ROMs) and anything not in Amaranth's plain ``reg [w:0] name [d:0]; initial begin
+    name[i] = ...; end`` form are left alone.
+    """
+    parts = _MODULE.split(verilog)
+    dropped: dict[str, int] = {}
+    for k, part in enumerate(parts):
+        def repl(m: re.Match) -> str:
+            name = m.group("name")
+            if re.search(rf"(?<![\w$\\]){re.escape(name)}\[[^\]\n]*\]\s*<=", part):
+                dropped[name] = dropped.get(name, 0) + int(m.group("hi")) + 1
+                return m.group("decl")
+            return m.group(0)
+        parts[k] = _MEM_INIT.sub(repl, part)
+    return "module ".join(parts), dropped
+
+
+def prepare_input(build: Path, top: str = "drtp_engine") -> dict[str, int]:
+    """Write ``estimate_in.v`` (``top.v`` without RAM initial contents) unless it is up to date."""
+    build = Path(build)
+    src, dst = build / f"{top}.v", build / "estimate_in.v"
+    info = build / "estimate_in.json"
+    if dst.is_file() and info.is_file() and dst.stat().st_mtime >= src.stat().st_mtime:
+        return json.loads(info.read_text())
+    text, dropped = strip_ram_init(src.read_text())
+    dst.write_text(text)
+    info.write_text(json.dumps(dropped) + "\n")
+    return dropped
+
+
 def _rollup(modules: dict, name: str, memo: dict) -> dict[str, int]:
     """Leaf-cell counts of ``name`` including its submodule instances (recursively)."""
     if name in memo:
@@ -93,8 +139,9 @@ def nand2_equivalents(cells: dict[str, int]) -> float:
 def synth_gates(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> dict:
     """Generic gate-level synthesis; returns NAND2 equivalents in all and per block, and FF count."""
     build = Path(build)
+    prepare_input(build, top)
     script = "; ".join([
-        f"read_verilog {top}.v",
+        "read_verilog estimate_in.v",
         f"synth -top {top} -noabc -run begin:fine",
         "opt -fast -full",
         "memory_map t:$mem_v2 n:*weights %i %n t:$mem_v2 %i",  # every RAM but the weight RAMs
@@ -138,8 +185,9 @@ def learning_blocks(blocks: dict[str, float]) -> float:
 def synth_ecp5(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> dict:
     """Full ``synth_ecp5``; writes ``estimate_ecp5.json`` for nextpnr; returns the resource counts."""
     build = Path(build)
+    prepare_input(build, top)
     script = "; ".join([
-        f"read_verilog {top}.v",
+        "read_verilog estimate_in.v",
         f"synth_ecp5 -top {top} -json estimate_ecp5.json",
         "tee -q -o estimate_ecp5_stat.json stat -json",
     ])
