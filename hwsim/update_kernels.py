@@ -292,15 +292,26 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                                 k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
                                 W[i * NP + j] = add(W[i * NP + j], T[s, k])
                         return
+                    # A row's dW vector depends on its input only through (dp, dn), which
+                    # often repeats from row to row (sign rule: one pair per input sign;
+                    # truncation: -1/0 for every positive input): build it once per new
+                    # pair, then each row is one narrow saturating add.
+                    dwv = np.zeros(NP, dtype=TT)
+                    pdp, pdn = TT(0), TT(0)
                     for t in range(n + (ONE != 0)):
                         i = nz[t]                  # nz[n] is the bias column when it has an effect
                         k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
                         dp, dn = T[0, k], T[1, k]
+                        if dp == 0 and dn == 0:
+                            continue               # dW = 0 in every lane
+                        if dp != pdp or dn != pdn:
+                            for j in range(NP):
+                                x = dl[j]   # branch-free select in narrow lanes: dp, dn or 0
+                                dwv[j] = TT(TT(-np.int64(x > 0)) & dp) | TT(TT(-np.int64(x < 0)) & dn)
+                            pdp, pdn = dp, dn
                         Wr = W[i * NP:(i + 1) * NP]
                         for j in range(NP):
-                            x = dl[j]       # branch-free select in narrow lanes: dp, dn or 0
-                            dw = TT(TT(-np.int64(x > 0)) & dp) | TT(TT(-np.int64(x < 0)) & dn)
-                            Wr[j] = add(Wr[j], dw)
+                            Wr[j] = add(Wr[j], dwv[j])
                 return update
 
             u = plan.rand_used
