@@ -145,9 +145,11 @@ class EngineTB:
         await self.reset()
 
     async def reset(self) -> None:
+        """Two reset cycles; the bench top delays ``rst`` by one flip-flop, so one more cycle follows."""
         self.rst.value = 1
         await ClockCycles(self.clk, 2)
         self.rst.value = 0
+        await FallingEdge(self.clk)
         await FallingEdge(self.clk)
 
     def now_cycles(self) -> int:

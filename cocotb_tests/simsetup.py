@@ -202,9 +202,17 @@ def _tb_parameters(design: Design) -> dict:
             "LAYER_W": w["wport__layer"], "PRED_W": w["pred"]}
 
 
-def _tb_public_vlt(build_dir: Path) -> Path:
+def _tb_public_vlt(build_dir: Path, design: Design) -> Path:
+    """The bench top's ports (and its clock) made visible to cocotb, nothing else.
+
+    Not ``-var "*"``: a public, writable variable may change at any time, so the model would
+    re-evaluate everything that depends on it (the registered reset ``rst_q`` of ``drtp_tb.v``)
+    on every evaluation instead of once per clock edge.
+    """
     vlt = build_dir / "tb_public.vlt"
-    vlt.write_text(f'`verilator_config\npublic_flat_rw -module "{TB_TOP}" -var "*"\n')
+    names = sorted({"clk", *(p["name"] for p in design.manifest["ports"])})
+    vlt.write_text("`verilator_config\n" + "".join(f'public_flat_rw -module "{TB_TOP}" -var "{n}"\n'
+                                                     for n in names))
     return vlt
 
 
@@ -220,7 +228,7 @@ def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool |
         t0 = time.perf_counter()
         log = build_dir / "build.log"
         stamp = build_dir / ".drtp_build"
-        key = json.dumps([args, waves, [str(p) for p in design.sources], VERILATOR_MAKEFLAGS, "tb-top",
+        key = json.dumps([args, waves, [str(p) for p in design.sources], VERILATOR_MAKEFLAGS, "tb-top-ports",
                           TB_SOURCE.read_text(), _tb_parameters(design),
                           [hashlib.sha256(p.read_bytes()).hexdigest() for p in design.sources]])
         fresh = not stamp.is_file() or stamp.read_text() != key
@@ -229,7 +237,7 @@ def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool |
         build_dir.mkdir(parents=True, exist_ok=True)
         sources = [TB_SOURCE, *design.sources]
         if sim == "verilator":
-            sources.append(_tb_public_vlt(build_dir))
+            sources.append(_tb_public_vlt(build_dir, design))
         elif waves:
             sources.append(WAVES_SOURCE)
             args += ["-s", "drtp_waves"]

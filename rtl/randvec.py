@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Array, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,7 +11,7 @@ from hwsim.params import random_vectors
 from hwsim.twins import random_start_state
 
 from .arith import index_shape
-from .lfsr import leap, stream_bit
+from .lfsr import leap, stream_bits
 
 __all__ = ["RandomVectorGen"]
 
@@ -64,7 +64,7 @@ class RandomVectorGen(wiring.Component):
                 m.d.sync += state.eq(table[self.i_label])
             with m.Elif(self.i_next):
                 m.d.sync += state.eq(leap(state, width, P))
-            m.d.comb += self.o_bits.eq(Cat(*(stream_bit(state, width, p) for p in range(P))))
+            m.d.comb += self.o_bits.eq(stream_bits(state, width, P))
         else:
             G = cfg.groups(k)
             rows = random_vectors(cfg, k)
