@@ -46,6 +46,21 @@ def test_small_synthesis_matches_baseline(tmp_path):
     assert check_baseline(res, load_baseline("small"), prefixes) == []
 
 
+@pytest.mark.slow
+def test_small_ice40_matches_baseline(tmp_path):
+    """synth_ice40 of the small engine (~20 s): LUT4, FF, EBR and MAC16 counts."""
+    try:
+        synth.yosys_bin()
+    except synth.FlowError as exc:
+        pytest.skip(str(exc))
+    cfg = load_config("small")
+    res = estimate(cfg, run_synthesis(cfg, tmp_path / "small", ("ice40",)))
+    assert res["ice40"]["fits"] == [p for p, cap in synth.ICE40_DEVICES.items()
+                                    if res["ice40"]["mac16"] <= cap["mac16"] and res["ice40"]["ebr"] <= cap["ebr"]
+                                    and res["ice40"]["lut4"] <= cap["lut4"]]
+    assert check_baseline(res, load_baseline("small"), ("ice40.",)) == []
+
+
 def test_paper_model_matches_baseline():
     base = load_baseline(PAPER)
     cfg = variant(PAPER)

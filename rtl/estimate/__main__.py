@@ -26,8 +26,14 @@ def _synth(cfg, out: Path, steps, force: bool) -> dict:
     cached = out / "estimate_synth.json"
     if cached.is_file() and not force:
         prev = json.loads(cached.read_text())
-        if prev.get("digest") == cfg.digest() and all(s in prev for s in steps):
-            return prev
+        if prev.get("digest") == cfg.digest():
+            missing = tuple(s for s in steps if s not in prev)
+            if not missing:
+                return prev
+            # Only the steps not yet run (e.g. ice40 added to an older result); keep the rest.
+            merged = {**prev, **run_synthesis(cfg, out, missing)}
+            cached.write_text(json.dumps(merged, indent=1) + "\n")
+            return merged
     return run_synthesis(cfg, out, steps, regenerate=force)
 
 
@@ -35,7 +41,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rtl.estimate", description=__doc__.splitlines()[0])
     parser.add_argument("--config", action="append", required=True, help=VARIANT_HELP + " (repeatable)")
     parser.add_argument("--synth", action="store_true", help="also run yosys / nextpnr (slow)")
-    parser.add_argument("--steps", default="gates,ecp5,fmax", help="synthesis steps: gates,ecp5,fmax")
+    parser.add_argument("--steps", default="gates,ecp5,fmax,ice40",
+                        help="synthesis steps: gates,ecp5,fmax,ice40 (default all)")
     parser.add_argument("--force", action="store_true",
                         help="regenerate the Verilog and rerun synthesis even if results exist")
     parser.add_argument("--node", type=float, default=45.0, help="technology node in nm (default 45)")

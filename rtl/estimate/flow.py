@@ -12,7 +12,7 @@ from . import synth
 
 __all__ = ["STEPS", "run_synthesis"]
 
-STEPS = ("gates", "ecp5", "fmax")
+STEPS = ("gates", "ecp5", "fmax", "ice40")
 
 
 RTL_SOURCES = Path(__file__).resolve().parent.parent
@@ -59,6 +59,8 @@ def run_synthesis(cfg: EngineConfig, out: Path, steps=STEPS, regenerate: bool = 
             res["fmax"] = synth.pnr_ecp5(out, res["ecp5"]["bram_dp16kd"])
         except synth.FlowError as exc:
             res["fmax"] = {"skipped": str(exc).splitlines()[0]}
+    if "ice40" in steps:
+        res["ice40"] = synth.synth_ice40(out)
     res["wall_seconds"] = round(time.monotonic() - t0, 1)
     (out / "estimate_synth.json").write_text(json.dumps(res, indent=1) + "\n")
     return res

@@ -74,6 +74,8 @@ def estimate(cfg: EngineConfig, synth: dict | None = None, node_nm: float = 45.0
             res["ecp5"] = synth["ecp5"]
         if synth.get("fmax"):
             res["fmax"] = synth["fmax"]
+        if synth.get("ice40"):
+            res["ice40"] = synth["ice40"]
         res["flow_seconds"] = synth.get("wall_seconds")
     return res
 
@@ -113,11 +115,18 @@ def _fmt(v, nd=1) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+def _ice40_cell(ice: dict | None) -> str:
+    if not ice:
+        return "-"
+    fits = ", ".join(ice.get("fits", [])) or "no part"
+    return f"{ice['lut4']:,}/{ice['ff']:,}/{ice['ebr']:,}/{ice['mac16']:,} ({fits})"
+
+
 def markdown_table(results: list[dict]) -> str:
     """One row per estimate: ECP5 resources, Fmax, gate equivalents, area, energy per sample."""
     head = ("| config | bits | LUT4 | FF | BRAM | DSP | Fmax ECP5 (MHz) | GE (synth) | GE (model) | SRAM kbit "
             "| area mm2 | E inference nJ | E train nJ | E inference nJ (gates) | E train nJ (gates) "
-            "| learning area % | learning power % | learning power % (gates) |")
+            "| learning area % | learning power % | learning power % (gates) | iCE40 LUT4/FF/EBR/MAC16 (fits) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         e, f, s = r.get("ecp5", {}), r.get("fmax", {}), r.get("synth", {})
@@ -136,7 +145,7 @@ def markdown_table(results: list[dict]) -> str:
             _fmt(r.get("synth_energy", {}).get("inference_nj"), 1),
             _fmt(r.get("synth_energy", {}).get("train_nj"), 1),
             _fmt(lo.get("area_pct_synth", lo["area_pct_model"])), _fmt(lo["power_pct_same_clock"]),
-            _fmt(lo.get("power_pct_same_clock_synth")),
+            _fmt(lo.get("power_pct_same_clock_synth")), _ice40_cell(r.get("ice40")),
         ]) + " |")
     return "\n".join(lines) + "\n"
 

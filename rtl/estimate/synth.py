@@ -201,6 +201,36 @@ def synth_ecp5(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> di
             "seconds": round(seconds, 1)}
 
 
+ICE40_DEVICES = {"UP5K": {"lut4": 5280, "ebr": 30, "mac16": 8}, "HX8K": {"lut4": 7680, "ebr": 32, "mac16": 0}}
+"""Capacity of the two common iCE40 parts: logic cells, 4 kbit block RAMs (EBR), 16x16 DSPs."""
+
+
+def synth_ice40(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> dict:
+    """``synth_ice40`` (with ABC, DSP inference) and ``stat -json``: LUT4, FF, EBR, MAC16, carries.
+
+    Multipliers that find no SB_MAC16 (or on parts without one) become LUTs. ``fits`` names the
+    iCE40 parts of :data:`ICE40_DEVICES` whose LUTs, EBRs and DSPs hold the design.
+    """
+    build = Path(build)
+    prepare_input(build, top)
+    script = "; ".join([
+        "read_verilog estimate_in.v",
+        f"synth_ice40 -top {top} -dsp",
+        "tee -q -o estimate_ice40_stat.json stat -json",
+    ])
+    seconds = _run([yosys_bin(), "-q", "-p", script], "yosys synth_ice40", build, timeout)
+    stat = json.loads((build / "estimate_ice40_stat.json").read_text())
+    cells = stat.get("design", {}).get("num_cells_by_type") or \
+        next(iter(stat["modules"].values())).get("num_cells_by_type", {})
+    res = {"lut4": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
+           "ff": sum(n for c, n in cells.items() if c.startswith("SB_DFF")),
+           "ebr": sum(n for c, n in cells.items() if c.startswith("SB_RAM40_4K")),
+           "mac16": cells.get("SB_MAC16", 0), "seconds": round(seconds, 1)}
+    res["fits"] = [name for name, cap in ICE40_DEVICES.items()
+                   if res["lut4"] <= cap["lut4"] and res["ebr"] <= cap["ebr"] and res["mac16"] <= cap["mac16"]]
+    return res
+
+
 _CELL_SUFFIX = re.compile(r"_(?:TRELLIS|DI|LUT4|CCU2C|PFUMX|L6MUX21|MULT18X18D|DP16KD)|\$")
 
 
