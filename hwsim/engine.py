@@ -178,8 +178,9 @@ class Engine:
         store them inputs-major and skip zero inputs. Tests force either layout with it.
     sparse_lanes : int, optional
         Speed knob, no effect on results: an inputs-major layer whose nonzero deltas times
-        this is at most its padded lanes updates lane by lane instead of whole rows
-        (1: always when possible). Tests force the lane-by-lane path with it.
+        this is at most its padded lanes updates lane by lane instead of whole rows (8x
+        this for non-stochastic ternary updates, whose full rows are cheaper; 1: always
+        when possible). Tests force the lane-by-lane path with it.
     vnni : bool, optional
         Speed knob, no effect on results: on hosts with AVX-512 VNNI, inputs-major layers of
         unsigned 8-bit inputs and 8-bit weights accumulate four input rows per ``vpdpbusd``
