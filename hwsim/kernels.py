@@ -427,6 +427,17 @@ def make_forward(cfg: EngineConfig, plan: LayerPlan):
 
     acc_row = _make_acc_row(plan, acc_fmt)
 
+    @inline
+    def rest_rows(W, a, nz, acc, t, n):
+        """Rows nz[t:n] one at a time, then the bias row; lists the bias column as nz[n]."""
+        while t < n:
+            i = nz[t]
+            acc_row(acc, W[i * NP:(i + 1) * NP], PT(a[i]))
+            t += 1
+        if ONE != 0:
+            acc_row(acc, W[N_IN * NP:(N_IN + 1) * NP], PT(ONE))
+        nz[n] = N_IN                 # the update reads the bias column from the list too
+
     if plan.vnni:
         # Order-free int32 sums of u8 x s8 products: quads of nonzero rows go through vpdpbusd
         # into the scratch half of acc (lanes permuted), added back in natural order once.
@@ -461,13 +472,7 @@ def make_forward(cfg: EngineConfig, plan: LayerPlan):
                 t += 4
             for c in range(NP):
                 acc[PERM[c]] = scratch[c]
-            while t < n:
-                i = nz[t]
-                acc_row(acc, W[i * NP:(i + 1) * NP], PT(a[i]))
-                t += 1
-            if ONE != 0:
-                acc_row(acc, W[N_IN * NP:(N_IN + 1) * NP], PT(ONE))
-            nz[n] = N_IN                 # the update reads the bias column from the list too
+            rest_rows(W, a, nz, acc, t, n)
             finish(acc, z, y, d)
             return n
         return forward
@@ -495,13 +500,7 @@ def make_forward(cfg: EngineConfig, plan: LayerPlan):
                     acc[j] = AT(acc[j] + AT(PT(W1[j]) * a1) + AT(PT(W2[j]) * a2)
                                 + AT(PT(W3[j]) * a3) + AT(PT(W4[j]) * a4))
                 t += 4
-            while t < n:
-                i = nz[t]
-                acc_row(acc, W[i * NP:(i + 1) * NP], PT(a[i]))
-                t += 1
-            if ONE != 0:
-                acc_row(acc, W[N_IN * NP:(N_IN + 1) * NP], PT(ONE))
-            nz[n] = N_IN                 # the update reads the bias column from the list too
+            rest_rows(W, a, nz, acc, t, n)
             finish(acc, z, y, d)
             return n
         return forward

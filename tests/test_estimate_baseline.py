@@ -15,6 +15,13 @@ MODEL_METRICS = ("energy_nj", "model.", "sram_bits", "cycles.")
 PAPER = "paper-784-500-10@8"
 
 
+def _need_yosys() -> None:
+    try:
+        synth.yosys_bin()
+    except synth.FlowError as exc:
+        pytest.skip(str(exc))
+
+
 def test_small_model_matches_baseline():
     base = load_baseline("small")
     cfg = load_config("small")
@@ -35,10 +42,7 @@ def test_check_baseline_reports_regressions():
 
 @pytest.mark.slow
 def test_small_synthesis_matches_baseline(tmp_path):
-    try:
-        synth.yosys_bin()
-    except synth.FlowError as exc:
-        pytest.skip(str(exc))
+    _need_yosys()
     cfg = load_config("small")
     steps = ("gates", "ecp5", "fmax") if synth.nextpnr_ecp5_bin() else ("gates", "ecp5")
     res = estimate(cfg, run_synthesis(cfg, tmp_path / "small", steps))
@@ -49,10 +53,7 @@ def test_small_synthesis_matches_baseline(tmp_path):
 @pytest.mark.slow
 def test_small_ice40_matches_baseline(tmp_path):
     """synth_ice40 of the small engine (~20 s): LUT4, FF, EBR and MAC16 counts."""
-    try:
-        synth.yosys_bin()
-    except synth.FlowError as exc:
-        pytest.skip(str(exc))
+    _need_yosys()
     cfg = load_config("small")
     res = estimate(cfg, run_synthesis(cfg, tmp_path / "small", ("ice40",)))
     assert res["ice40"]["fits"] == [p for p, cap in synth.ICE40_DEVICES.items()
@@ -72,10 +73,7 @@ def test_paper_model_matches_baseline():
 def test_paper_synthesis_matches_baseline(tmp_path):
     """Generic gates + synth_ecp5 of 784-500-10 (~3-5 min on 2 shared cores); place and route (~11 min,
     Fmax in the baseline file) is left to ``python -m rtl.estimate --synth --config paper-784-500-10@8``."""
-    try:
-        synth.yosys_bin()
-    except synth.FlowError as exc:
-        pytest.skip(str(exc))
+    _need_yosys()
     cfg = variant(PAPER)
     res = estimate(cfg, run_synthesis(cfg, tmp_path / "paper", ("gates", "ecp5")))
     assert check_baseline(res, load_baseline(PAPER), ("synth.", "ecp5.")) == []

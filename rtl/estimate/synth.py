@@ -182,19 +182,22 @@ def learning_blocks(blocks: dict[str, float]) -> float:
     return round(total, 1)
 
 
-def synth_ecp5(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> dict:
-    """Full ``synth_ecp5``; writes ``estimate_ecp5.json`` for nextpnr; returns the resource counts."""
+def _synth_cells(build: Path, top: str, command: str, family: str, timeout: int) -> tuple[dict[str, int], float]:
+    """Run one yosys FPGA ``command`` on the prepared input; cell counts (``stat -json``) and seconds."""
     build = Path(build)
     prepare_input(build, top)
-    script = "; ".join([
-        "read_verilog estimate_in.v",
-        f"synth_ecp5 -top {top} -json estimate_ecp5.json",
-        "tee -q -o estimate_ecp5_stat.json stat -json",
-    ])
-    seconds = _run([yosys_bin(), "-q", "-p", script], "yosys synth_ecp5", build, timeout)
-    stat = json.loads((build / "estimate_ecp5_stat.json").read_text())
+    script = "; ".join(["read_verilog estimate_in.v", command,
+                        f"tee -q -o estimate_{family}_stat.json stat -json"])
+    seconds = _run([yosys_bin(), "-q", "-p", script], f"yosys synth_{family}", build, timeout)
+    stat = json.loads((build / f"estimate_{family}_stat.json").read_text())
     cells = stat.get("design", {}).get("num_cells_by_type") or \
         next(iter(stat["modules"].values())).get("num_cells_by_type", {})
+    return cells, seconds
+
+
+def synth_ecp5(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> dict:
+    """Full ``synth_ecp5``; writes ``estimate_ecp5.json`` for nextpnr; returns the resource counts."""
+    cells, seconds = _synth_cells(build, top, f"synth_ecp5 -top {top} -json estimate_ecp5.json", "ecp5", timeout)
     return {"lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0), "ccu2c": cells.get("CCU2C", 0),
             "ff": cells.get("TRELLIS_FF", 0), "bram_dp16kd": cells.get("DP16KD", 0),
             "dsp_mult18": cells.get("MULT18X18D", 0), "lutram_dpr16x4": cells.get("TRELLIS_DPR16X4", 0),
@@ -211,17 +214,7 @@ def synth_ice40(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> d
     Multipliers that find no SB_MAC16 (or on parts without one) become LUTs. ``fits`` names the
     iCE40 parts of :data:`ICE40_DEVICES` whose LUTs, EBRs and DSPs hold the design.
     """
-    build = Path(build)
-    prepare_input(build, top)
-    script = "; ".join([
-        "read_verilog estimate_in.v",
-        f"synth_ice40 -top {top} -dsp",
-        "tee -q -o estimate_ice40_stat.json stat -json",
-    ])
-    seconds = _run([yosys_bin(), "-q", "-p", script], "yosys synth_ice40", build, timeout)
-    stat = json.loads((build / "estimate_ice40_stat.json").read_text())
-    cells = stat.get("design", {}).get("num_cells_by_type") or \
-        next(iter(stat["modules"].values())).get("num_cells_by_type", {})
+    cells, seconds = _synth_cells(build, top, f"synth_ice40 -top {top} -dsp", "ice40", timeout)
     res = {"lut4": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
            "ff": sum(n for c, n in cells.items() if c.startswith("SB_DFF")),
            "ebr": sum(n for c, n in cells.items() if c.startswith("SB_RAM40_4K")),
