@@ -99,8 +99,8 @@ def make_runner(step, n_layers: int, n_classes: int, period: int, words_per_samp
 class _Compiled:
     """The compiled pass of one config, its layer plans and its stochastic-rounding tables."""
 
-    def __init__(self, cfg: EngineConfig, dots_max_pad: int, sparse_lanes: int, vnni: bool):
-        self.plans: list[LayerPlan] = [plan_layer(cfg, k, dots_max_pad, sparse_lanes, vnni)
+    def __init__(self, cfg: EngineConfig, dots_max_pad: int, sparse_lanes: int, vnni: bool, simd_rows: bool):
+        self.plans: list[LayerPlan] = [plan_layer(cfg, k, dots_max_pad, sparse_lanes, vnni, simd_rows)
                                        for k in range(len(cfg.layers))]
         self.period = lfsr.word_period(cfg.rng_lfsr_bits)
         self.words_per_sample = sum(cfg.words_per_update(k) for k in range(len(cfg.layers)))
@@ -146,17 +146,17 @@ class _Compiled:
         return tables
 
 
-_CACHE: dict[tuple[str, int, int], _Compiled] = {}
+_CACHE: dict[tuple[str, int, int, bool, bool], _Compiled] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def compiled_kernels(cfg: EngineConfig, dots_max_pad: int = DOTS_MAX_PAD,
-                     sparse_lanes: int = SPARSE_LANES, vnni: bool = True) -> _Compiled:
+                     sparse_lanes: int = SPARSE_LANES, vnni: bool = True, simd_rows: bool = True) -> _Compiled:
     """The (lazily compiled) pass for ``cfg``, shared by every Engine of the same config and knobs."""
-    key = (cfg.digest(), dots_max_pad, sparse_lanes, vnni)
+    key = (cfg.digest(), dots_max_pad, sparse_lanes, vnni, simd_rows)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _Compiled(cfg, dots_max_pad, sparse_lanes, vnni)
+            _CACHE[key] = _Compiled(cfg, dots_max_pad, sparse_lanes, vnni, simd_rows)
         return _CACHE[key]
 
 
@@ -185,16 +185,21 @@ class Engine:
         Speed knob, no effect on results: on hosts with AVX-512 VNNI, inputs-major layers of
         unsigned 8-bit inputs and 8-bit weights accumulate four input rows per ``vpdpbusd``
         (:mod:`hwsim.vnni`). False forces the portable path.
+    simd_rows : bool, optional
+        Speed knob, no effect on results: non-stochastic ternary updates (sign rule, rounded
+        shifts) of inputs-major layers add their dW vector to whole rows in explicit 512-bit
+        vectors (:mod:`hwsim.row_simd`). False forces numba's loop of the same add.
     """
 
     def __init__(self, cfg: EngineConfig, weights: list[np.ndarray], rng_word: int = 0, *,
-                 dots_max_pad: int = DOTS_MAX_PAD, sparse_lanes: int = SPARSE_LANES, vnni: bool = True):
+                 dots_max_pad: int = DOTS_MAX_PAD, sparse_lanes: int = SPARSE_LANES, vnni: bool = True,
+                 simd_rows: bool = True):
         if not isinstance(rng_word, (int, np.integer)) or isinstance(rng_word, bool) or rng_word < 0:
             raise ConfigError(f"rng_word must be a non-negative integer, not {rng_word!r}")
         if len(weights) != len(cfg.layers):
             raise ConfigError(f"weights must list {len(cfg.layers)} arrays (one per layer), not {len(weights)}")
         self.cfg = cfg
-        self._k = compiled_kernels(cfg, dots_max_pad, sparse_lanes, vnni)
+        self._k = compiled_kernels(cfg, dots_max_pad, sparse_lanes, vnni, simd_rows)
         self._rng_word = int(rng_word)
         self._states = []
         for k, (plan, w) in enumerate(zip(self._k.plans, weights)):

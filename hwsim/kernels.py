@@ -121,6 +121,7 @@ class LayerPlan:
     layout: str
     sparse_lanes: int        # rows layout: visit lanes one by one when nonzero deltas * this <= n_pad
     vnni: bool = False       # forward quads of rows through vpdpbusd (hwsim.vnni); acc has 2 * n_pad
+    simd_rows: bool = False  # ternary full-row updates in explicit 512-bit vectors (hwsim.row_simd)
 
     @property
     def acc_len(self) -> int:
@@ -129,7 +130,7 @@ class LayerPlan:
 
 
 def plan_layer(cfg: EngineConfig, k: int, dots_max_pad: int = DOTS_MAX_PAD,
-               sparse_lanes: int = SPARSE_LANES, vnni: bool = True) -> LayerPlan:
+               sparse_lanes: int = SPARSE_LANES, vnni: bool = True, simd_rows: bool = True) -> LayerPlan:
     layer = cfg.layers[k]
     in_fmt = cfg.in_format(k)
     last = k == len(cfg.layers) - 1
@@ -198,7 +199,8 @@ def plan_layer(cfg: EngineConfig, k: int, dots_max_pad: int = DOTS_MAX_PAD,
         y_dtype=int_dtype(layer.act.min_raw, layer.act.max_raw), dl_dtype=dl_dtype,
         prod_dtype=prod_dtype, acc_dtype=acc_dtype, acc_mode=mode, acc_bits=bits,
         rng_offset=offset if stochastic else 0, words=cfg.words_per_update(k),
-        rand_used=rand_used, update_noop=noop, layout=layout, sparse_lanes=sparse_lanes, vnni=use_vnni)
+        rand_used=rand_used, update_noop=noop, layout=layout, sparse_lanes=sparse_lanes, vnni=use_vnni,
+        simd_rows=simd_rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from .formats import Overflow, Rounding, apply_overflow, shift_round
 from .kernels import (LAYOUT_ROWS, LayerPlan, _mag, inline, make_round, make_wrap, njit,
                       signed_dtype)
 from .lfsr import word_period
+from .row_simd import make_rows_add, row_vector_lanes
 
-__all__ = ["make_update", "ternary_table", "table_offset"]
+__all__ = ["make_update", "ternary_table", "table_offset", "rows_simd_applies"]
 
 
 class _UpdateMath:
@@ -243,6 +244,17 @@ def ternary_table(cfg: EngineConfig, plan: LayerPlan) -> np.ndarray | None:
     return np.array(rows, dtype=dt)
 
 
+def rows_simd_applies(plan: LayerPlan, table: np.ndarray | None) -> bool:
+    """Whether a layer's full-row ternary update runs in explicit vectors (:mod:`hwsim.row_simd`).
+
+    Non-stochastic ternary tables only, whose dW has the weights' storage type (int8/int16), and
+    padded lanes a multiple of the vector length.
+    """
+    vl = row_vector_lanes(plan.w_dtype)
+    return bool(plan.simd_rows and table is not None and not plan.rand_used and vl
+                and table.dtype == np.dtype(plan.w_dtype) and plan.n_pad % vl == 0)
+
+
 def make_update(cfg: EngineConfig, plan: LayerPlan):
     """update(W, dl, a, nz, n, R, base): one layer's whole update.
 
@@ -280,6 +292,24 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                 add = um.make_add(int(np.abs(table).max(initial=0)))
                 ROW_SPARSE_LANES = 0 if SPARSE_LANES <= 1 else 8 * SPARSE_LANES  # 1: always lane by lane
 
+                # Full rows in explicit 512-bit vectors where the table's dW has the weights'
+                # storage type (hwsim.row_simd); otherwise numba's loop of the same add.
+                ROW_SIMD = rows_simd_applies(plan, table)
+                wfmt = cfg.layers[plan.k].weight
+                rows_add = make_rows_add(plan.w_dtype if ROW_SIMD else np.int8, wfmt.overflow is Overflow.SAT,
+                                         wfmt.min_raw, wfmt.max_raw, wfmt.width)
+
+                @inline
+                def add_rows(W, nz, t0, t1, dwv):
+                    """dwv onto the rows nz[t0:t1], last first (still in L1 after the forward)."""
+                    if ROW_SIMD:
+                        rows_add(W, nz, t0, t1, NP, dwv)
+                        return
+                    for t in range(t1 - 1, t0 - 1, -1):
+                        Wr = W[nz[t] * NP:(nz[t] + 1) * NP]
+                        for j in range(NP):
+                            Wr[j] = add(Wr[j], dwv[j])
+
                 @njit
                 def update(W, dl, a, nz, n, R, T, base, nact):
                     # Full rows cost one narrow add per lane (the dW vector below), so lane by
@@ -298,24 +328,29 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                         return
                     # A row's dW vector depends on its input only through (dp, dn), which
                     # often repeats from row to row (sign rule: one pair per input sign;
-                    # truncation: -1/0 for every positive input): build it once per new
-                    # pair, then each row is one narrow saturating add.
+                    # truncation: -1/0 for every positive input): each run of rows with one
+                    # pair gets the vector built once, then one narrow saturating add per row.
+                    # Rows go last first (the order of rows is free: each weight gets one add).
                     dwv = np.zeros(NP, dtype=TT)
-                    pdp, pdn = TT(0), TT(0)
-                    for t in range(n + (ONE != 0)):
-                        i = nz[t]                  # nz[n] is the bias column when it has an effect
+                    t = n + (ONE != 0)              # nz[n] is the bias column when it has an effect
+                    while t > 0:
+                        i = nz[t - 1]
                         k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
                         dp, dn = T[0, k], T[1, k]
+                        t1 = t
+                        t -= 1
+                        while t > 0:                # extend the run down while the pair repeats
+                            i = nz[t - 1]
+                            k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
+                            if T[0, k] != dp or T[1, k] != dn:
+                                break
+                            t -= 1
                         if dp == 0 and dn == 0:
                             continue               # dW = 0 in every lane
-                        if dp != pdp or dn != pdn:
-                            for j in range(NP):
-                                x = dl[j]   # branch-free select in narrow lanes: dp, dn or 0
-                                dwv[j] = TT(TT(-np.int64(x > 0)) & dp) | TT(TT(-np.int64(x < 0)) & dn)
-                            pdp, pdn = dp, dn
-                        Wr = W[i * NP:(i + 1) * NP]
                         for j in range(NP):
-                            Wr[j] = add(Wr[j], dwv[j])
+                            x = dl[j]   # branch-free select in narrow lanes: dp, dn or 0
+                            dwv[j] = TT(TT(-np.int64(x > 0)) & dp) | TT(TT(-np.int64(x < 0)) & dn)
+                        add_rows(W, nz, t, t1, dwv)
                 return update
 
             u = plan.rand_used

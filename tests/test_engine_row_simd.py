@@ -1,0 +1,91 @@
+"""The explicit-vector full-row update (hwsim.row_simd) against the reference and the numba loop.
+
+It is taken by inputs-major hidden layers with a non-stochastic ternary update (sign rule or a
+rounded shift) whose dW table has the weights' storage type and whose padded lanes are a
+multiple of the vector length. These configs are built to hit it with every overflow form the
+intrinsic emits (saturating full-range, saturating narrow, wrapping full-width, wrapping narrow)
+in int8 and int16 storage, with lane counts below one block of vectors, one block plus a tail,
+and a second hidden layer whose signed inputs give rows of different dW (runs of rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwsim.config import config_for_bits, config_from_dict
+from hwsim.engine import Engine, compiled_kernels
+from hwsim.params import initial_weights
+from hwsim.update_kernels import rows_simd_applies, ternary_table
+
+from test_engine_equivalence import check_equivalent, first_weight_difference, random_inputs
+
+
+def _config(name: str, weight: dict, update: dict, hidden=(128, 96), lanes: int = 16):
+    def hidden_layer():
+        return {"weight": dict(weight), "accumulator": {"bits": 32, "overflow": "sat"},
+                "preact": {"format": "s2.9", "rounding": "rnd", "overflow": "sat"},
+                "activation": {"kind": "hard_tanh", "format": "s1.6", "rounding": "trn", "overflow": "sat"},
+                "update": dict(update)}
+    out = {"weight": {"format": "s1.7"}, "preact": {"format": "s3.8", "rounding": "rnd", "overflow": "sat"},
+           "activation": {"kind": "hard_sigmoid", "format": "u1.7", "rounding": "trn", "overflow": "sat"},
+           "error": {"signal": "sign", "format": "s2.6", "rounding": "rnd", "overflow": "sat"},
+           "update": {"rule": "sign"}}
+    d = {"name": name, "topology": [45, *hidden, 6], "lanes": lanes, "bias": True,
+         "input": {"format": "u1.7"}, "layers": [hidden_layer() for _ in hidden] + [out],
+         "stochastic_rng": {"lfsr_bits": 12, "seed": 5}, "init": {"kind": "uniform", "scale": 1.0}}
+    return config_from_dict(d, origin=name)
+
+
+SIGN = {"rule": "sign"}
+CONFIGS = {
+    # int8 storage, the format's full range: one saturating add
+    "sat-s0.8-sign": lambda: _config("sat-s0.8-sign", {"format": "s0.8", "overflow": "sat"}, SIGN),
+    # 4-bit weights in int8: saturating add, then the format's bounds (hit often: dW up to 16);
+    # dW varies with the input
+    "sat-s1.3-trn": lambda: _config("sat-s1.3-trn", {"format": "s1.3", "overflow": "sat"},
+                                    {"rule": "shift", "shift": 0, "rounding": "trn"}),
+    # wrapping in the full storage width: a plain add
+    "wrap-s0.8-sign": lambda: _config("wrap-s0.8-sign", {"format": "s0.8", "overflow": "wrap"}, SIGN),
+    # 6-bit wrapping weights: add, then sign extension from bit 5; shift 0 makes dW up to +-32
+    "wrap-s1.5-rnd": lambda: _config("wrap-s1.5-rnd", {"format": "s1.5", "overflow": "wrap"},
+                                     {"rule": "shift", "shift": 0, "rounding": "rnd"}),
+    # int16 storage (13-bit weights), 96 and 640 lanes: tail vectors only, a block plus a tail
+    "sat-s3.9-rnd-int16": lambda: _config("sat-s3.9-rnd-int16", {"format": "s3.9", "overflow": "sat"},
+                                          {"rule": "shift", "shift": 2, "rounding": "rnd_conv"},
+                                          hidden=(96, 630)),
+    # 16-bit wrapping weights: a plain int16 add
+    "wrap-s7.9-sign-int16": lambda: _config("wrap-s7.9-sign-int16", {"format": "s7.9", "overflow": "wrap"},
+                                            SIGN, hidden=(640, 64)),
+}
+
+
+def _simd_layers(cfg) -> list[int]:
+    return [p.k for p in compiled_kernels(cfg).plans if rows_simd_applies(p, ternary_table(cfg, p))]
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_row_simd_config_matches_reference(name):
+    cfg = CONFIGS[name]()
+    assert _simd_layers(cfg), "the config was meant to take the explicit-vector update"
+    check_equivalent(cfg, n_samples=200, seed=11, chunk=100)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_row_simd_equals_numba_loop(name):
+    """Same config, same samples: every prediction and weight with and without the vectors."""
+    cfg = CONFIGS[name]()
+    weights = initial_weights(cfg, 3)
+    x, labels = random_inputs(cfg, 300, 4, zero_fraction=0.4)
+    fast, loop = Engine(cfg, weights), Engine(cfg, weights, simd_rows=False)
+    assert np.array_equal(fast.train(x, labels), loop.train(x, labels))
+    assert first_weight_difference(fast.weights(), loop.weights()) is None
+
+
+def test_row_simd_is_not_taken_where_it_does_not_apply():
+    stoch = config_for_bits(8)                                   # stochastic rounding: words per lane
+    assert not _simd_layers(stoch)
+    sign = CONFIGS["sat-s0.8-sign"]()
+    assert not any(p.simd_rows for p in compiled_kernels(sign, simd_rows=False).plans)
+    odd = _config("odd-lanes", {"format": "s0.8", "overflow": "sat"}, SIGN, hidden=(120, 128), lanes=8)
+    assert _simd_layers(odd) == [1]                              # 120 lanes is no multiple of 64
