@@ -21,7 +21,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["VECTOR_BYTES", "row_vector_lanes", "make_rows_add"]
+__all__ = ["VECTOR_BYTES", "STOCH_LANES", "row_vector_lanes", "make_rows_add", "make_row_stoch"]
 
 VECTOR_BYTES = 64
 BLOCK = 8  # dW vectors held in registers while a block of lanes goes over every row
@@ -114,3 +114,85 @@ def make_rows_add(dtype, saturate: bool, lo: int, hi: int, width: int):
         return sig, codegen
 
     return rows_add
+
+
+STOCH_LANES = 64
+"""Lanes per step of :func:`make_row_stoch` (two zmm of int16 words, one of int8 weights)."""
+
+
+def make_row_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int):
+    """An intrinsic ``row_stoch(W, offset, R, r0, mp, mn, qp, qn)``: one row of a stochastic ternary update.
+
+    For every lane ``j < len(mp)`` (a multiple of :data:`STOCH_LANES`): ``q = qp`` where
+    ``mp[j] == -1`` (delta +1), ``qn`` where ``mn[j] == -1`` (delta -1), else 0; ``dW = (q + R[r0 + j])
+    >> u`` and ``W[offset + j] = ovf(W[offset + j] + dW)``, as the numba loop of
+    :func:`hwsim.update_kernels.make_update` computes it. ``R``, ``mp``, ``mn`` are int16 (the
+    table is int16 only when ``|q| + 2**u`` fits it, so ``q + r`` never wraps); weights are int8
+    or int16. The sum ``w + dW`` is formed in int16 lanes: exact for int8 weights (|dW| < 2**14),
+    saturated in the storage type (then clamped to the format) or wrapped modulo 2**16 (then
+    sign-extended from the format's width) for int16 ones, which equals the exact sum's
+    saturation or wrap.
+    """
+    bits = 8 * np.dtype(dtype).itemsize
+    assert np.dtype(dtype).kind == "i" and bits in (8, 16), dtype
+    info = np.iinfo(dtype)
+    vl = STOCH_LANES
+    clamp = saturate and (lo != info.min or hi != info.max or bits == 8)
+    extend = 0 if saturate else 16 - width
+
+    @intrinsic
+    def row_stoch(typingctx, w, offset, r, r0, mp, mn, qp, qn):
+        sig = types.void(w, offset, r, r0, mp, mn, qp, qn)
+
+        def codegen(context, builder, signature, args):
+            w_a = context.make_array(signature.args[0])(context, builder, args[0])
+            r_a = context.make_array(signature.args[2])(context, builder, args[2])
+            p_a = context.make_array(signature.args[4])(context, builder, args[4])
+            n_a = context.make_array(signature.args[5])(context, builder, args[5])
+            i16, i64 = ir.IntType(16), ir.IntType(64)
+            v16 = ir.VectorType(i16, vl)
+            vw = ir.VectorType(ir.IntType(bits), vl)
+
+            def splat(v, t=v16):
+                return ir.Constant(t, [ir.Constant(t.element, v)] * vl)
+
+            def splat_value(x):
+                x = context.cast(builder, x, signature.args[6], types.int16)
+                out = cgutils.get_null_value(v16)
+                for q in range(vl):
+                    out = builder.insert_element(out, x, ir.Constant(ir.IntType(32), q))
+                return out
+
+            def fn(name):
+                return cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16]),
+                                                      f"llvm.{name}.v{vl}i16")
+            sadd, smin, smax = fn("sadd.sat"), fn("smin"), fn("smax")
+            qpv = splat_value(args[6])
+            qnv = splat_value(args[7])
+            wp = builder.bitcast(builder.gep(w_a.data, [args[1]]), vw.as_pointer())
+            rp = builder.bitcast(builder.gep(r_a.data, [args[3]]), v16.as_pointer())
+            pp = builder.bitcast(p_a.data, v16.as_pointer())
+            np_ = builder.bitcast(n_a.data, v16.as_pointer())
+            steps = builder.udiv(p_a.nitems, ir.Constant(i64, vl))
+            with cgutils.for_range(builder, steps) as loop:
+                k = loop.index
+                q = builder.or_(builder.and_(builder.load(builder.gep(pp, [k]), align=2), qpv),
+                                builder.and_(builder.load(builder.gep(np_, [k]), align=2), qnv))
+                dw = builder.ashr(builder.add(q, builder.load(builder.gep(rp, [k]), align=2)), splat(u))
+                wptr = builder.gep(wp, [k])
+                wv = builder.load(wptr, align=1)
+                v = builder.sext(wv, v16) if bits == 8 else wv
+                if saturate:
+                    v = builder.call(sadd, [v, dw]) if bits == 16 else builder.add(v, dw)
+                    if clamp:
+                        v = builder.call(smax, [builder.call(smin, [v, splat(hi)]), splat(lo)])
+                else:
+                    v = builder.add(v, dw)
+                    if extend:
+                        v = builder.ashr(builder.shl(v, splat(extend)), splat(extend))
+                builder.store(builder.trunc(v, vw) if bits == 8 else v, wptr, align=1)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return row_stoch

@@ -15,9 +15,9 @@ from .formats import Overflow, Rounding, apply_overflow, shift_round
 from .kernels import (LAYOUT_ROWS, LayerPlan, _mag, inline, make_round, make_wrap, njit,
                       signed_dtype)
 from .lfsr import word_period
-from .row_simd import make_rows_add, row_vector_lanes
+from .row_simd import STOCH_LANES, make_row_stoch, make_rows_add, row_vector_lanes
 
-__all__ = ["make_update", "ternary_table", "table_offset", "rows_simd_applies"]
+__all__ = ["make_update", "ternary_table", "table_offset", "rows_simd_applies", "stoch_simd_applies"]
 
 
 class _UpdateMath:
@@ -255,6 +255,17 @@ def rows_simd_applies(plan: LayerPlan, table: np.ndarray | None) -> bool:
                 and table.dtype == np.dtype(plan.w_dtype) and plan.n_pad % vl == 0)
 
 
+def stoch_simd_applies(plan: LayerPlan, table: np.ndarray | None) -> bool:
+    """Whether a layer's full-row stochastic ternary update runs in explicit vectors.
+
+    int16 tables and words (so ``q + r`` fits int16 lanes), int8/int16 weights, padded lanes a
+    multiple of :data:`hwsim.row_simd.STOCH_LANES`.
+    """
+    return bool(plan.simd_rows and table is not None and plan.rand_used and plan.rand_used <= 15
+                and table.dtype == np.int16 and row_vector_lanes(plan.w_dtype)
+                and plan.n_pad % STOCH_LANES == 0)
+
+
 def make_update(cfg: EngineConfig, plan: LayerPlan):
     """update(W, dl, a, nz, n, R, base): one layer's whole update.
 
@@ -355,6 +366,10 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
 
             u = plan.rand_used
             add = um.make_add(um.dw_true)
+            STOCH_SIMD = stoch_simd_applies(plan, table)
+            wfmt = cfg.layers[plan.k].weight
+            row_stoch = make_row_stoch(plan.w_dtype if STOCH_SIMD else np.int8, wfmt.overflow is Overflow.SAT,
+                                       wfmt.min_raw, wfmt.max_raw, wfmt.width, u)
 
             @njit
             def update(W, dl, a, nz, n, R, T, base, nact):
@@ -373,6 +388,14 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                             q = T[s, k]
                             W[i * NP + j] = add(W[i * NP + j], TT(TT(q + TT(R[r0 + j])) >> u))
                     return
+                if STOCH_SIMD:
+                    # Per lane, all-ones where delta is +1 (mp) or -1 (mn): the select of q in
+                    # explicit vectors is two ANDs and an OR (hwsim.row_simd.make_row_stoch).
+                    mp = np.empty(NP, dtype=np.int16)
+                    mn = np.empty(NP, dtype=np.int16)
+                    for j in range(NP):
+                        mp[j] = -np.int16(dl[j] > 0)
+                        mn[j] = -np.int16(dl[j] < 0)
                 r0, prev = base, 0
                 for t in range(n + (ONE != 0)):
                     i = nz[t]
@@ -380,6 +403,9 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                     prev = i
                     k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
                     qp, qn = T[0, k], T[1, k]
+                    if STOCH_SIMD:
+                        row_stoch(W, i * NP, R, r0, mp, mn, qp, qn)
+                        continue
                     Wr = W[i * NP:(i + 1) * NP]
                     Rr = R[r0:r0 + NP]
                     for j in range(NP):

@@ -1,11 +1,12 @@
-"""The explicit-vector full-row update (hwsim.row_simd) against the reference and the numba loop.
+"""The explicit-vector full-row updates (hwsim.row_simd) against the reference and the numba loop.
 
-It is taken by inputs-major hidden layers with a non-stochastic ternary update (sign rule or a
-rounded shift) whose dW table has the weights' storage type and whose padded lanes are a
-multiple of the vector length. These configs are built to hit it with every overflow form the
-intrinsic emits (saturating full-range, saturating narrow, wrapping full-width, wrapping narrow)
-in int8 and int16 storage, with lane counts below one block of vectors, one block plus a tail,
-and a second hidden layer whose signed inputs give rows of different dW (runs of rows).
+They are taken by inputs-major hidden layers with a ternary update: non-stochastic (sign rule or
+a rounded shift) when the dW table has the weights' storage type and the padded lanes are a
+multiple of the vector length; stochastic when the table and words are int16 and the lanes a
+multiple of 64. These configs are built to hit them with every overflow form the intrinsics
+emit (saturating full-range, saturating narrow, wrapping full-width, wrapping narrow) in int8
+and int16 storage, with lane counts below one block of vectors, one block plus a tail, and a
+second hidden layer whose signed inputs give rows of different dW (runs of rows).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from hwsim.config import config_for_bits, config_from_dict
 from hwsim.engine import Engine, compiled_kernels
 from hwsim.params import initial_weights
-from hwsim.update_kernels import rows_simd_applies, ternary_table
+from hwsim.update_kernels import rows_simd_applies, stoch_simd_applies, ternary_table
 
 from test_engine_equivalence import check_equivalent, first_weight_difference, random_inputs
 
@@ -57,11 +58,23 @@ CONFIGS = {
     # 16-bit wrapping weights: a plain int16 add
     "wrap-s7.9-sign-int16": lambda: _config("wrap-s7.9-sign-int16", {"format": "s7.9", "overflow": "wrap"},
                                             SIGN, hidden=(640, 64)),
+    # stochastic rounding (the default rule): the same four overflow forms, int8 and int16
+    "stoch-sat-s0.8": lambda: _config("stoch-sat-s0.8", {"format": "s0.8", "overflow": "sat"},
+                                      {"rule": "shift", "shift": 3, "rounding": "stoch"}, hidden=(128, 192)),
+    "stoch-sat-s1.3": lambda: _config("stoch-sat-s1.3", {"format": "s1.3", "overflow": "sat"},
+                                      {"rule": "shift", "shift": 0, "rounding": "stoch"}, hidden=(128, 192)),
+    "stoch-wrap-s1.5": lambda: _config("stoch-wrap-s1.5", {"format": "s1.5", "overflow": "wrap"},
+                                       {"rule": "shift", "shift": 0, "rounding": "stoch"}, hidden=(128, 192)),
+    "stoch-sat-s3.9-int16": lambda: _config("stoch-sat-s3.9-int16", {"format": "s3.9", "overflow": "sat"},
+                                            {"rule": "shift", "shift": 1, "rounding": "stoch"}, hidden=(128, 192)),
+    "stoch-wrap-s7.9-int16": lambda: _config("stoch-wrap-s7.9-int16", {"format": "s7.9", "overflow": "wrap"},
+                                             {"rule": "shift", "shift": 0, "rounding": "stoch"}, hidden=(640, 64)),
 }
 
 
 def _simd_layers(cfg) -> list[int]:
-    return [p.k for p in compiled_kernels(cfg).plans if rows_simd_applies(p, ternary_table(cfg, p))]
+    return [p.k for p in compiled_kernels(cfg).plans
+            if rows_simd_applies(p, t := ternary_table(cfg, p)) or stoch_simd_applies(p, t)]
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -83,8 +96,12 @@ def test_row_simd_equals_numba_loop(name):
 
 
 def test_row_simd_is_not_taken_where_it_does_not_apply():
-    stoch = config_for_bits(8)                                   # stochastic rounding: words per lane
-    assert not _simd_layers(stoch)
+    assert _simd_layers(config_for_bits(8)) == [0]               # 500 hidden lanes, padded to 512
+    d = CONFIGS["stoch-sat-s0.8"]().to_dict()
+    d["stochastic_rng"]["lfsr_bits"] = 16
+    for layer in d["layers"][:2]:
+        layer["update"]["shift"] = 20                            # drop 19 > 15 random bits: int32 words
+    assert not _simd_layers(config_from_dict(d))
     sign = CONFIGS["sat-s0.8-sign"]()
     assert not any(p.simd_rows for p in compiled_kernels(sign, simd_rows=False).plans)
     odd = _config("odd-lanes", {"format": "s0.8", "overflow": "sat"}, SIGN, hidden=(120, 128), lanes=8)
