@@ -186,9 +186,9 @@ class Engine:
         unsigned 8-bit inputs and 8-bit weights accumulate four input rows per ``vpdpbusd``
         (:mod:`hwsim.vnni`). False forces the portable path.
     simd_rows : bool, optional
-        Speed knob, no effect on results: non-stochastic ternary updates (sign rule, rounded
-        shifts) of inputs-major layers add their dW vector to whole rows in explicit 512-bit
-        vectors (:mod:`hwsim.row_simd`). False forces numba's loop of the same add.
+        Speed knob, no effect on results: full-row ternary updates of inputs-major layers
+        (sign rule, rounded shifts, stochastic rounding) run in explicit 512-bit vectors
+        (:mod:`hwsim.row_simd`). False forces numba's loops of the same arithmetic.
     """
 
     def __init__(self, cfg: EngineConfig, weights: list[np.ndarray], rng_word: int = 0, *,

@@ -121,7 +121,7 @@ class LayerPlan:
     layout: str
     sparse_lanes: int        # rows layout: visit lanes one by one when nonzero deltas * this <= n_pad
     vnni: bool = False       # forward quads of rows through vpdpbusd (hwsim.vnni); acc has 2 * n_pad
-    simd_rows: bool = False  # ternary full-row updates in explicit 512-bit vectors (hwsim.row_simd)
+    simd_rows: bool = False  # ternary full-row updates in explicit 512-bit vectors where they apply (hwsim.row_simd)
 
     @property
     def acc_len(self) -> int:

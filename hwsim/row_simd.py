@@ -1,16 +1,21 @@
-"""Weight rows plus one lane vector of updates, in explicit 512-bit vectors: ``W[row] = ovf(W[row] + dW)``.
+"""Weight rows updated in explicit 512-bit vectors: ``W[row] = ovf(W[row] + dW)``, exactly as numba's loops.
 
-The non-stochastic ternary update (sign rule, rounded shifts) of an inputs-major layer adds the
-same dW vector to every row of a nonzero input (or of a run of inputs with the same dW pair).
-numba's loop of ``min(max(w + dw, lo), hi)`` is exact, but LLVM keeps it in 256-bit (or
-narrower) vectors on hosts tuned to prefer them. :func:`make_rows_add` emits the same arithmetic
-on ``<64 x i8>`` / ``<32 x i16>`` vectors of LLVM IR: ``llvm.sadd.sat`` then the format's
-bounds (saturating weights), or a plain add then a sign extension from the format's width
-(wrapping weights). LLVM lowers these generic vectors on every x86 target (two ymm halves
-without AVX-512), so no host check is needed; the lane count must be a multiple of the vector
-length (:func:`row_vector_lanes`). Measured on 784-500-10, 8 bits, sign rule (Cascade Lake):
-hidden update 2.8 -> 2.0 us per sample; it is bound by L2 bandwidth (each row is 512 bytes
-read and written back), which is also why rows go last first.
+Two full-row ternary updates of inputs-major layers (delta is -1, 0 or +1, so a row's dW per lane
+takes one of two values read from a table by input value, or 0):
+
+* :func:`make_rows_add`, non-stochastic (sign rule, rounded shifts): the same dW vector is added to
+  every row of a run of inputs with the same table entry. ``llvm.sadd.sat`` then the format's
+  bounds (saturating weights), or a plain add then a sign extension from the format's width
+  (wrapping weights), on ``<64 x i8>`` / ``<32 x i16>``.
+* :func:`make_row_stoch`, stochastic rounding: per lane ``dW = (q + r) >> u`` with the lane's random
+  word ``r``, in int16 lanes, then the same add.
+
+numba's loops of ``min(max(w + dw, lo), hi)`` are exact, but LLVM keeps them in 256-bit (or
+narrower) vectors on hosts tuned to prefer them. LLVM lowers these generic vectors on every x86
+target (two ymm halves without AVX-512), so no host check is needed; the lane count must be a
+multiple of the vector length. Measured on 784-500-10 at 8 bits (Cascade Lake): sign-rule hidden
+update 2.8 -> 2.0 us per sample (bound by L2 bandwidth: each row is 512 bytes read and written
+back, which is also why rows go last first); stochastic training 18.2 -> 13.4 us per sample.
 """
 
 from __future__ import annotations
