@@ -32,6 +32,28 @@ VECTOR_BYTES = 64
 BLOCK = 8  # dW vectors held in registers while a block of lanes goes over every row
 
 
+def _splat(vec: ir.VectorType, v: int) -> ir.Constant:
+    return ir.Constant(vec, [ir.Constant(vec.element, v)] * vec.count)
+
+
+def _add_ovf(builder: ir.IRBuilder, w, dw, saturate: bool, sat_add: bool, clamp: bool, lo: int, hi: int,
+             extend: int):
+    """``ovf(w + dw)`` on two vectors: a saturating (``sat_add``) or plain add, then the format's
+    bounds (``clamp``) or a sign extension from bit ``width - 1`` (``extend`` = lane bits - width)."""
+    vec = w.type
+
+    def call(name, a, b):
+        f = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec]),
+                                           f"llvm.{name}.v{vec.count}i{vec.element.width}")
+        return builder.call(f, [a, b])
+    v = call("sadd.sat", w, dw) if saturate and sat_add else builder.add(w, dw)
+    if saturate and clamp:
+        v = call("smax", call("smin", v, _splat(vec, hi)), _splat(vec, lo))
+    if not saturate and extend:
+        v = builder.ashr(builder.shl(v, _splat(vec, extend)), _splat(vec, extend))
+    return v
+
+
 def row_vector_lanes(dtype) -> int:
     """Weights per vector for a storage dtype (int8: 64, int16: 32), 0 when not supported."""
     dt = np.dtype(dtype)
@@ -47,11 +69,11 @@ def make_rows_add(dtype, saturate: bool, lo: int, hi: int, width: int):
     For every lane ``j < len(dwv)`` (a multiple of :func:`row_vector_lanes`); the lanes go in
     blocks of :data:`BLOCK` vectors, whose dW stays in registers over all the rows. Rows go last
     first because the forward pass just read them in ascending order: the last ones are still in
-    L1. ``dtype`` is the
-    storage type of both arrays, ``lo..hi`` the weight format's raw range and ``width`` its
-    bits. Exact where numba's scalar form is: ``dwv`` fits the storage type (the tables that
-    feed it are built so), so the saturating add of the storage type, clamped to ``lo..hi``,
-    equals clamping the exact sum; wrapping keeps the low ``width`` bits of the exact sum.
+    L1. ``dtype`` is the storage type of both arrays, ``lo..hi`` the weight format's raw range
+    and ``width`` its bits. Exact where numba's scalar form is: ``dwv`` fits the storage type
+    (the tables that feed it are built so), so the saturating add of the storage type, clamped
+    to ``lo..hi``, equals clamping the exact sum; wrapping keeps the low ``width`` bits of the
+    exact sum.
     """
     vl = row_vector_lanes(dtype)
     assert vl, dtype
@@ -72,14 +94,6 @@ def make_rows_add(dtype, saturate: bool, lo: int, hi: int, width: int):
             elem = ir.IntType(bits)
             vec = ir.VectorType(elem, vl)
             ptr_t = vec.as_pointer()
-
-            def splat(v):
-                return ir.Constant(vec, [ir.Constant(elem, v)] * vl)
-
-            def fn(name):
-                return cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec]),
-                                                      f"llvm.{name}.v{vl}i{bits}")
-            sadd, smin, smax = fn("sadd.sat"), fn("smin"), fn("smax")
             start_, stop_ = [context.cast(builder, args[q], signature.args[q], types.int64) for q in (2, 3)]
             stride_ = context.cast(builder, args[4], signature.args[4], types.int64)
             count = builder.sub(stop_, start_)
@@ -98,15 +112,8 @@ def make_rows_add(dtype, saturate: bool, lo: int, hi: int, width: int):
                     wp = builder.bitcast(builder.gep(w_a.data, [builder.mul(row, stride_)]), ptr_t)
                     for m in range(size):
                         wptr = builder.gep(wp, [builder.add(first, ir.Constant(i64, m))])
-                        wv = builder.load(wptr, align=1)
-                        if saturate:
-                            v = builder.call(sadd, [wv, dvs[m]])
-                            if clamp:
-                                v = builder.call(smax, [builder.call(smin, [v, splat(hi)]), splat(lo)])
-                        else:
-                            v = builder.add(wv, dvs[m])
-                            if extend:
-                                v = builder.ashr(builder.shl(v, splat(extend)), splat(extend))
+                        v = _add_ovf(builder, builder.load(wptr, align=1), dvs[m], saturate, True, clamp,
+                                     lo, hi, extend)
                         builder.store(v, wptr, align=1)
 
             with cgutils.for_range(builder, n_blocks) as blocks:
@@ -158,9 +165,6 @@ def make_row_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int):
             v16 = ir.VectorType(i16, vl)
             vw = ir.VectorType(ir.IntType(bits), vl)
 
-            def splat(v, t=v16):
-                return ir.Constant(t, [ir.Constant(t.element, v)] * vl)
-
             def splat_value(x):
                 x = context.cast(builder, x, signature.args[6], types.int16)
                 out = cgutils.get_null_value(v16)
@@ -168,10 +172,6 @@ def make_row_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int):
                     out = builder.insert_element(out, x, ir.Constant(ir.IntType(32), q))
                 return out
 
-            def fn(name):
-                return cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16]),
-                                                      f"llvm.{name}.v{vl}i16")
-            sadd, smin, smax = fn("sadd.sat"), fn("smin"), fn("smax")
             qpv = splat_value(args[6])
             qnv = splat_value(args[7])
             wp = builder.bitcast(builder.gep(w_a.data, [args[1]]), vw.as_pointer())
@@ -183,18 +183,12 @@ def make_row_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int):
                 k = loop.index
                 q = builder.or_(builder.and_(builder.load(builder.gep(pp, [k]), align=2), qpv),
                                 builder.and_(builder.load(builder.gep(np_, [k]), align=2), qnv))
-                dw = builder.ashr(builder.add(q, builder.load(builder.gep(rp, [k]), align=2)), splat(u))
+                dw = builder.ashr(builder.add(q, builder.load(builder.gep(rp, [k]), align=2)), _splat(v16, u))
                 wptr = builder.gep(wp, [k])
                 wv = builder.load(wptr, align=1)
-                v = builder.sext(wv, v16) if bits == 8 else wv
-                if saturate:
-                    v = builder.call(sadd, [v, dw]) if bits == 16 else builder.add(v, dw)
-                    if clamp:
-                        v = builder.call(smax, [builder.call(smin, [v, splat(hi)]), splat(lo)])
-                else:
-                    v = builder.add(v, dw)
-                    if extend:
-                        v = builder.ashr(builder.shl(v, splat(extend)), splat(extend))
+                # int8 weights widen to int16, where w + dW cannot overflow: a plain add
+                v = _add_ovf(builder, builder.sext(wv, v16) if bits == 8 else wv, dw, saturate, bits == 16,
+                             clamp, lo, hi, extend)
                 builder.store(builder.trunc(v, vw) if bits == 8 else v, wptr, align=1)
             return context.get_dummy_value()
 
