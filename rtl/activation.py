@@ -46,14 +46,14 @@ class ActivationUnit(wiring.Component):
         z = self.i_z
         one = 1 << self.preact.frac_bits
         if self.kind is Activation.CLIPPED_RELU:
-            clipped, deriv = saturate(z, 0, one), inside(z, 0, one)
+            clipped, deriv = saturate(z, 0, one, m), inside(z, 0, one)
         elif self.kind is Activation.HARD_TANH:
-            clipped, deriv = saturate(z, -one, one), inside(z, -one, one)
+            clipped, deriv = saturate(z, -one, one, m), inside(z, -one, one)
         else:
             half = one >> 1
-            clipped, deriv = saturate(z + half, 0, one), inside(z, -half, half)
+            clipped, deriv = saturate(z + half, 0, one, m), inside(z, -half, half)
         m.d.comb += [
-            self.o_y.eq(requantize(clipped, self.preact.frac_bits, self.act)),
+            self.o_y.eq(requantize(clipped, self.preact.frac_bits, self.act, m=m)),
             self.o_deriv.eq(deriv),
         ]
         return m

@@ -7,11 +7,11 @@ a value's shape can actually trigger (no constant-true compares for lint to flag
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 
 from hwsim.formats import FixedFormat, Overflow, Rounding
 
-__all__ = ["shape_of", "index_shape", "value_range", "fit", "saturate", "overflow", "shift_round",
+__all__ = ["shape_of", "index_shape", "value_range", "fit", "net", "saturate", "overflow", "shr", "shift_round",
            "requantize", "sign", "inside"]
 
 
@@ -43,10 +43,31 @@ def fit(value, shape) -> Value:
     return value.as_signed() if shape.signed else value
 
 
-def saturate(value, lo: int, hi: int) -> Value:
-    """Clamp to ``[lo, hi]``, emitting only the comparisons the value's range can trigger."""
+def net(m: Module | None, value, name: str | None = None) -> Value:
+    """``value`` through a combinational Signal of ``m``, so that an expression used several times is built once.
+
+    Amaranth does not share subexpressions: ``Mux(v > hi, hi, Mux(v < lo, lo, v))`` emits the
+    logic of ``v`` three times. Synthesis merges the copies again, but a simulator evaluates each
+    one, every cycle (Verilator spent over half of the paper engine's cycle on such copies).
+    Without ``m`` (a pure expression is wanted) the value is returned as is.
+    """
+    value = Value.cast(value)
+    if m is None or isinstance(value, (Signal, Const)):
+        return value
+    wire = Signal(value.shape(), name=name)
+    m.d.comb += wire.eq(value)
+    return wire
+
+
+def saturate(value, lo: int, hi: int, m: Module | None = None) -> Value:
+    """Clamp to ``[lo, hi]``, emitting only the comparisons the value's range can trigger.
+
+    With ``m``, ``value`` is computed once through a Signal of ``m`` (see :func:`net`).
+    """
     value = Value.cast(value)
     vlo, vhi = value_range(value)
+    if vhi > hi or vlo < lo:
+        value = net(m, value, "unclamped")
     out = value
     if vhi > hi:
         out = Mux(value > hi, hi, out)
@@ -72,14 +93,28 @@ def inside(value, lo: int, hi: int) -> Value:
     return out
 
 
-def overflow(value, fmt: FixedFormat) -> Value:
+def overflow(value, fmt: FixedFormat, m: Module | None = None) -> Value:
     """Twin of ``apply_overflow``: saturate or wrap into ``fmt``; result has ``shape_of(fmt)``."""
     if fmt.overflow is Overflow.SAT:
-        value = saturate(value, fmt.min_raw, fmt.max_raw)
+        value = saturate(value, fmt.min_raw, fmt.max_raw, m)
     return fit(value, shape_of(fmt))
 
 
-def shift_round(value, shift: int, rounding: Rounding, rand=None) -> Value:
+def shr(value, shift: int) -> Value:
+    """``value >> shift`` (arithmetic for signed values), ``shift`` bits narrower.
+
+    Amaranth keeps a shifted value's width by concatenating ``shift`` copies of the sign bit, which
+    Verilator evaluates bit by bit in every cycle; the high slice read as signed is the same number,
+    and the extension is then left to the next operator. Same logic after synthesis.
+    """
+    value = Value.cast(value)
+    if shift <= 0 or len(value) <= shift:
+        return value >> shift
+    high = value[shift:]
+    return high.as_signed() if value.shape().signed else high
+
+
+def shift_round(value, shift: int, rounding: Rounding, rand=None, m: Module | None = None) -> Value:
     """Twin of ``shift_round``: divide by ``2**shift`` with ``rounding`` (``shift <= 0`` multiplies).
 
     ``rand`` (unsigned, stochastic rounding only) supplies the addend; its low ``shift`` bits are used.
@@ -89,13 +124,14 @@ def shift_round(value, shift: int, rounding: Rounding, rand=None) -> Value:
         return value << -shift
     rounding = Rounding(rounding)
     if rounding is Rounding.TRN:
-        return value >> shift
+        return shr(value, shift)
     if rounding is Rounding.RND:
-        return (value + (1 << (shift - 1))) >> shift
+        return shr(value + (1 << (shift - 1)), shift)
     if rounding is Rounding.RND_CONV:
         if len(value) <= shift:  # extend so the remainder is the low bits of the full value
             value = fit(value, Shape(shift + 1, value.shape().signed))
-        q = value >> shift
+        value = net(m, value, "unrounded")
+        q = net(m, shr(value, shift), "quotient")
         rem = value[:shift]
         half = 1 << (shift - 1)
         return q + ((rem > half) | ((rem == half) & q[0]))
@@ -104,13 +140,15 @@ def shift_round(value, shift: int, rounding: Rounding, rand=None) -> Value:
             raise ValueError("stochastic rounding needs a random word")
         rand = Value.cast(rand)
         addend = rand[:shift] if len(rand) > shift else rand.as_unsigned()
-        return (value + addend) >> shift
+        return shr(value + addend, shift)
     raise ValueError(rounding)
 
 
-def requantize(value, from_frac: int, fmt: FixedFormat, rand=None, rounding: Rounding | None = None) -> Value:
-    """Twin of ``requantize``: round away ``from_frac - fmt.frac_bits`` bits, then overflow."""
-    return overflow(shift_round(value, from_frac - fmt.frac_bits, rounding or fmt.rounding, rand), fmt)
+def requantize(value, from_frac: int, fmt: FixedFormat, rand=None, rounding: Rounding | None = None,
+               m: Module | None = None) -> Value:
+    """Twin of ``requantize``: round away ``from_frac - fmt.frac_bits`` bits, then overflow (``m``: see :func:`net`)."""
+    rounded = shift_round(value, from_frac - fmt.frac_bits, rounding or fmt.rounding, rand, m)
+    return overflow(rounded, fmt, m)
 
 
 def sign(value) -> Value:

@@ -110,10 +110,11 @@ class DrtpEngine(wiring.Component):
             m.d.comb += rng.i_advance.eq(advance)
 
         out = layers[-1]
-        m.submodules.argmax = argmax = Argmax(shape_of(cfg.layers[-1].preact), cfg.lanes, cfg.n_classes)
+        # the output layer post-processes one neuron per cycle, so the argmax compares one value per cycle
+        m.submodules.argmax = argmax = Argmax(shape_of(cfg.layers[-1].preact), 1, cfg.n_classes)
         m.d.comb += [argmax.i_valid.eq(out.o_post_valid), argmax.i_first.eq(out.o_post_first),
-                     argmax.i_base.eq(out.o_post_base), argmax.i_values.eq(out.o_post_z),
-                     argmax.i_mask.eq(out.o_post_mask)]
+                     argmax.i_base.eq(fit(out.o_post_index, argmax.i_base.shape())),
+                     argmax.i_values[0].eq(out.o_post_z), argmax.i_mask.eq(out.o_post_real)]
         m.d.sync += self.pred_valid.eq(0)
 
         # -- controller: load, then per layer forward (and update), then finish ---------------

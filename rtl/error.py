@@ -44,6 +44,6 @@ class OutputError(wiring.Component):
         m = Module()
         act = self.layer.act
         target = min(act.one_raw(), act.max_raw)
-        e = requantize(self.i_y - Mux(self.i_is_label, target, 0), act.frac_bits, self.layer.error)
+        e = requantize(self.i_y - Mux(self.i_is_label, target, 0), act.frac_bits, self.layer.error, m=m)
         m.d.comb += self.o_delta.eq(e if self.layer.error_signal is ErrorSignal.ERROR else sign(e))
         return m

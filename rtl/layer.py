@@ -11,12 +11,12 @@ from hwsim.config import EngineConfig
 from hwsim.twins import delta_format
 
 from .activation import ActivationUnit
-from .arith import index_shape, shape_of
+from .arith import fit, index_shape, shape_of
 from .error import OutputError
 from .mac import MacLanes
 from .randvec import RandomVectorGen
 from .requant import Requantizer
-from .schedule import FWD_TAIL, UPD_TAIL
+from .schedule import UPD_TAIL, fwd_tail
 from .update import UpdateLanes
 
 __all__ = ["Layer", "weight_words"]
@@ -40,9 +40,11 @@ class Layer(wiring.Component):
     Weight RAM: ``G * n_cols`` words of P weights, address ``g * n_cols + i``; one synchronous read
     port (forward, update, host read-back) and one write port (update, host load), so FPGA and ASIC
     flows infer block RAM / SRAM. Forward walks the addresses in order (group-major): read (F0),
-    multiply-accumulate (F1), and after a group's last column post-process (F2: requantize,
-    activation, modulatory signal, stores). Update walks column-major: read (U0), modify and write
-    back (U1). See :mod:`rtl.schedule` for the cycle counts.
+    multiply-accumulate (F1), and after a group's last column hand its P sums to the post-processor
+    (F2). That one requantizer / activation / modulatory-signal unit takes a lane per cycle while
+    the next group accumulates (a layer needs at least P columns), and stores the group's
+    activations and deltas as one word after its last lane. Update walks column-major: read (U0),
+    modify and write back (U1). See :mod:`rtl.schedule` for the cycle counts.
 
     Parameters
     ----------
@@ -69,11 +71,11 @@ class Layer(wiring.Component):
     i_y_addr : In(index_shape(G)), o_y_data : Out(ArrayLayout(shape_of(act), P))
         Hidden layers: synchronous read port of this layer's activation buffer (for layer k+1).
     o_post_valid, o_post_first : Out(1)
-        A group's post-processing is shown (and it is group 0).
-    o_post_base : Out(index_shape(n_out + P))
-        Neuron index of lane 0 of that group.
-    o_post_z : Out(ArrayLayout(shape_of(preact), P)), o_post_mask : Out(P)
-        The group's pre-activations; which lanes are real neurons.
+        A neuron is post-processed this cycle (and it is neuron 0).
+    o_post_index : Out(index_shape(n_out + P))
+        Its index (lanes of a ragged last group count on past ``n_out``).
+    o_post_z : Out(shape_of(preact)), o_post_real : Out(1)
+        Its pre-activation; whether it is a real neuron (not a padding lane).
     o_rng_advance : Out(1), i_rng_words : In(ArrayLayout(unsigned(rng_lfsr_bits), P))
         Stochastic configs: the lane words were used this cycle; the words (if this layer uses them).
     i_host_addr : In(index_shape(G * n_cols)), i_host_wdata : In(ArrayLayout(weight, P)), i_host_we : In(1)
@@ -98,8 +100,8 @@ class Layer(wiring.Component):
             "o_src_addr": Out(index_shape(self.src_words)),
             "i_src_data": In(data.ArrayLayout(shape_of(cfg.in_format(k)), P)),
             "o_post_valid": Out(1), "o_post_first": Out(1),
-            "o_post_base": Out(index_shape(layer.n_out + P)),
-            "o_post_z": Out(data.ArrayLayout(shape_of(layer.preact), P)), "o_post_mask": Out(P),
+            "o_post_index": Out(index_shape(layer.n_out + P)),
+            "o_post_z": Out(shape_of(layer.preact)), "o_post_real": Out(1),
             "i_host_addr": In(index_shape(self.depth)), "i_host_wdata": In(wlay), "i_host_we": In(1),
             "o_host_rdata": Out(wlay),
         }
@@ -137,7 +139,7 @@ class Layer(wiring.Component):
         il = Signal(index_shape(P))
         g = Signal(index_shape(G))
         addr = Signal(index_shape(self.depth))
-        tail = Signal(index_shape(max(FWD_TAIL, UPD_TAIL)))
+        tail = Signal(index_shape(max(fwd_tail(cfg), UPD_TAIL)))
         last_i, last_g = i == n_cols - 1, g == G - 1
         is_bias = (i == n_in) if cfg.bias else Const(0, 1)
         fwd_issue, upd_issue = Signal(), Signal()
@@ -173,7 +175,7 @@ class Layer(wiring.Component):
                     first_column()
                     m.d.sync += g.eq(g + 1)
                     with m.If(last_g):
-                        m.d.sync += tail.eq(FWD_TAIL - 1)
+                        m.d.sync += tail.eq(fwd_tail(cfg) - 1)
                         m.next = "FWD_TAIL"
                 with m.Else():
                     next_column()
@@ -222,43 +224,65 @@ class Layer(wiring.Component):
             mac.i_weights.eq(w_rd.data), mac.i_act.eq(act_in),
         ]
 
-        # -- stage 2 (forward): post-process the finished group --------------------------------
+        # -- stage 2 (forward): hand the finished group to the post-processor -----------------
         s2_valid, s2_g = Signal(), Signal.like(g)
-        base = Signal(index_shape(layer.n_out + P))
         m.d.sync += [s2_valid.eq(s1_fwd & s1_last), s2_g.eq(s1_g)]
-        with m.If(fwd_issue & (addr == 0)):
-            m.d.sync += base.eq(0)
-        with m.Elif(s2_valid):
-            m.d.sync += base.eq(base + P)
-        n_last = layer.n_out - (G - 1) * P
-        mask = [Const(1, 1) if p < n_last else (s2_g != G - 1) for p in range(P)]
+        fwd_start = fwd_issue & (addr == 0)
         if self.hidden:
             m.submodules.rv = rv = RandomVectorGen(cfg, k)
-            m.d.comb += [rv.i_label.eq(self.i_label), rv.i_start.eq(fwd_issue & (addr == 0)),
-                         rv.i_next.eq(s2_valid)]
-        acc_frac = cfg.acc_format(k).frac_bits
-        deltas, ys = [], []
-        for p in range(P):
-            rq = Requantizer(shape_of(cfg.acc_format(k)), acc_frac, layer.preact)
-            au = ActivationUnit(layer.activation, layer.preact, layer.act)
-            m.submodules[f"requant{p}"], m.submodules[f"act{p}"] = rq, au
-            m.d.comb += [rq.i_value.eq(mac.o_acc[p]), au.i_z.eq(rq.o_value), self.o_post_z[p].eq(rq.o_value)]
-            ys.append(au.o_y)
-            if self.hidden:
-                sign = Mux(rv.o_bits[p], Const(1, signed(2)), Const(-1, signed(2)))
-                deltas.append(Mux(mask[p] & au.o_deriv, sign, 0))
-            else:
-                m.submodules[f"error{p}"] = eu = OutputError(layer)
-                m.d.comb += [eu.i_y.eq(au.o_y), eu.i_is_label.eq(base + p == self.i_label)]
-                deltas.append(Mux(mask[p], eu.o_delta, 0))
-        m.d.comb += [d_wr.addr.eq(s2_g), d_wr.en.eq(s2_valid)]
-        m.d.comb += [d_wr.data[p].eq(deltas[p]) for p in range(P)]
+            m.d.comb += [rv.i_label.eq(self.i_label), rv.i_start.eq(fwd_start), rv.i_next.eq(s2_valid)]
+
+        # -- post-processing: one lane per cycle, in the P cycles after the hand-over ----------
+        # One unit instead of P: the next group needs n_cols >= P cycles to accumulate anyway, and
+        # a simulator evaluates every unit in every cycle (P units were most of the engine's cycle).
+        acc_w = cfg.acc_format(k).width
+        held = Signal(data.ArrayLayout(shape_of(cfg.acc_format(k)), P))  # sums; lane 0 is the next one
+        busy, lane, post_g = Signal(), Signal(index_shape(P)), Signal.like(g)
+        neuron = Signal(index_shape(layer.n_out + P))   # post_g * P + lane: counts on from 0 per pass
         if self.hidden:
-            m.d.comb += [y_wr.addr.eq(s2_g), y_wr.en.eq(s2_valid)]
-            m.d.comb += [y_wr.data[p].eq(ys[p]) for p in range(P)]
+            held_bits = Signal(P)                          # the group's DRTP random-vector bits
+        with m.If(busy):
+            m.d.sync += [held.eq(held.as_value() >> acc_w), lane.eq(lane + 1), neuron.eq(neuron + 1)]
+            if self.hidden:
+                m.d.sync += held_bits.eq(held_bits >> 1)
+            with m.If(lane == P - 1):
+                m.d.sync += busy.eq(0)
+        with m.If(s2_valid):  # after the shift above: a hand-over in a group's last post cycle wins
+            m.d.sync += [held.eq(mac.o_acc), busy.eq(1), lane.eq(0), post_g.eq(s2_g)]
+            if self.hidden:
+                m.d.sync += held_bits.eq(rv.o_bits)
+        with m.If(fwd_start):
+            m.d.sync += neuron.eq(0)
+
+        acc_frac = cfg.acc_format(k).frac_bits
+        m.submodules.requant = rq = Requantizer(shape_of(cfg.acc_format(k)), acc_frac, layer.preact)
+        m.submodules.act = au = ActivationUnit(layer.activation, layer.preact, layer.act)
+        m.d.comb += [rq.i_value.eq(held[0]), au.i_z.eq(rq.o_value)]
+        real = neuron < layer.n_out
+        if self.hidden:
+            sign = Mux(held_bits[0], Const(1, signed(2)), Const(-1, signed(2)))
+            delta = Mux(real & au.o_deriv, sign, 0)
+        else:
+            m.submodules.error = eu = OutputError(layer)
+            m.d.comb += [eu.i_y.eq(au.o_y), eu.i_is_label.eq(neuron == self.i_label)]
+            delta = Mux(real, eu.o_delta, 0)
+
+        # the group's results enter their words from the top; after lane P-1, lane 0 is at the bottom
+        last = busy & (lane == P - 1)
+        d_word = Signal(data.ArrayLayout(shape_of(dfmt), P))
+        d_next = Cat(d_word.as_value()[dfmt.width:], fit(delta, shape_of(dfmt)))
+        with m.If(busy):
+            m.d.sync += d_word.eq(d_next)
+        m.d.comb += [d_wr.addr.eq(post_g), d_wr.en.eq(last), d_wr.data.eq(d_next)]
+        if self.hidden:
+            y_word = Signal(data.ArrayLayout(shape_of(layer.act), P))
+            y_next = Cat(y_word.as_value()[layer.act.width:], fit(au.o_y, shape_of(layer.act)))
+            with m.If(busy):
+                m.d.sync += y_word.eq(y_next)
+            m.d.comb += [y_wr.addr.eq(post_g), y_wr.en.eq(last), y_wr.data.eq(y_next)]
         m.d.comb += [
-            self.o_post_valid.eq(s2_valid), self.o_post_first.eq(s2_g == 0), self.o_post_base.eq(base),
-            self.o_post_mask.eq(Cat(*mask)),
+            self.o_post_valid.eq(busy), self.o_post_first.eq(neuron == 0), self.o_post_index.eq(neuron),
+            self.o_post_z.eq(rq.o_value), self.o_post_real.eq(real),
         ]
 
         # -- stage 1 (update): modify and write back -----------------------------------------

@@ -61,5 +61,5 @@ class MacLanes(wiring.Component):
             product = Mux(self.i_bias, w * one, w * self.i_act)
             total = Mux(self.i_first, 0, self.o_acc[p]) + product
             with m.If(self.i_en):
-                m.d.sync += self.o_acc[p].eq(overflow(total, self.acc_fmt))
+                m.d.sync += self.o_acc[p].eq(overflow(total, self.acc_fmt, m))
         return m

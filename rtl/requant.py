@@ -55,5 +55,5 @@ class Requantizer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         rand = self.i_rand if self.stochastic else None
-        m.d.comb += self.o_value.eq(requantize(self.i_value, self.from_frac, self.fmt, rand, self.rounding))
+        m.d.comb += self.o_value.eq(requantize(self.i_value, self.from_frac, self.fmt, rand, self.rounding, m))
         return m

@@ -11,11 +11,16 @@ from dataclasses import dataclass
 from hwsim.config import EngineConfig
 from hwsim.formats import ConfigError
 
-__all__ = ["FWD_TAIL", "UPD_TAIL", "FINISH", "MAX_WORD_BITS", "Phase", "phases", "cycles", "input_beats",
+__all__ = ["fwd_tail", "UPD_TAIL", "FINISH", "MAX_WORD_BITS", "Phase", "phases", "cycles", "input_beats",
            "check_buildable", "scaling_formula"]
 
-FWD_TAIL = 2
-"""Forward pipeline after the last read is issued: multiply-accumulate (F1), then post-process (F2)."""
+
+def fwd_tail(cfg: EngineConfig) -> int:
+    """Forward pipeline after the last read is issued: multiply-accumulate (F1), hand-over (F2), then the
+    post-processor's P cycles for the last group (one lane per cycle; earlier groups overlap the MACs)."""
+    return 2 + cfg.lanes
+
+
 UPD_TAIL = 1
 """Update pipeline after the last read is issued: modify and write back (U1)."""
 FINISH = 1
@@ -40,7 +45,7 @@ def phases(cfg: EngineConfig, train: bool) -> list[Phase]:
     out = [Phase("load", input_beats(cfg))]
     for k in range(len(cfg.layers)):
         issue = cfg.groups(k) * cfg.n_cols(k)
-        out.append(Phase(f"forward{k}", issue + FWD_TAIL))
+        out.append(Phase(f"forward{k}", issue + fwd_tail(cfg)))
         if train:
             out.append(Phase(f"update{k}", issue + UPD_TAIL))
     out.append(Phase("finish", FINISH))
@@ -54,7 +59,7 @@ def cycles(cfg: EngineConfig, train: bool) -> int:
 
 def scaling_formula() -> str:
     return ("ceil(n_in0/P) + sum_k (1 + train) * ceil(n_out_k/P) * (n_in_k + bias) "
-            f"+ {FWD_TAIL} * L + train * {UPD_TAIL} * L + {FINISH}   (L = number of layers)")
+            f"+ (2 + P) * L + train * {UPD_TAIL} * L + {FINISH}   (L = number of layers)")
 
 
 def check_buildable(cfg: EngineConfig) -> None:
@@ -64,6 +69,11 @@ def check_buildable(cfg: EngineConfig) -> None:
         raise ConfigError(f"lanes must be in 1..{widest} for topology {list(cfg.topology)} (each lane "
                           f"computes one neuron and the widest layer has {widest}), not {cfg.lanes}")
     for k, layer in enumerate(cfg.layers):
+        if cfg.n_cols(k) < cfg.lanes:
+            raise ConfigError(f"layers[{k}] has {cfg.n_cols(k)} columns (n_in + bias) but {cfg.lanes} lanes; the RTL "
+                              f"post-processes a group's {cfg.lanes} neurons one per cycle while the next group "
+                              f"accumulates, so it needs at least as many columns as lanes: use at most "
+                              f"{cfg.n_cols(k)} lanes")
         bits = cfg.lanes * layer.weight.width
         if bits > MAX_WORD_BITS:
             raise ConfigError(f"layers[{k}].weight.format {layer.weight} with {cfg.lanes} lanes makes a "

@@ -82,5 +82,5 @@ class UpdateLanes(wiring.Component):
                     word = self.i_words[p][:used]
                     rand = word if used == drop else Cat(Const(0, drop - used), word)
                 dw = shift_round(product, drop, layer.update_rounding, rand)
-            m.d.comb += self.o_weights[p].eq(overflow(w + dw, layer.weight))
+            m.d.comb += self.o_weights[p].eq(overflow(w + dw, layer.weight, m))
         return m

@@ -62,7 +62,7 @@ def test_lanes_outside_what_the_design_needs(tmp_path, lanes):
 
 def test_formats_the_rtl_cannot_build(tmp_path):
     d = load_config("small").to_dict()
-    d["topology"] = [4, 256, 10]
+    d["topology"] = [300, 256, 10]
     d["lanes"] = 256
     d["layers"][0]["weight"] = {"format": "s8.24", "overflow": "sat"}
     d["layers"][0]["accumulator"] = {"bits": 48, "overflow": "wrap"}
@@ -73,15 +73,28 @@ def test_formats_the_rtl_cannot_build(tmp_path):
                         "word; the RTL builds words of at most 4096 bits, so use fewer lanes or narrower weights")
 
 
+def test_layers_with_fewer_columns_than_lanes(tmp_path):
+    d = load_config("small").to_dict()
+    d["topology"] = [4, 16, 10]
+    d["lanes"] = 8
+    path = tmp_path / "narrow.yaml"
+    path.write_text(yaml.safe_dump(d))
+    assert_one_sentence(run_cli("--config", str(path), "-o", str(tmp_path)),
+                        "error: layers[0] has 5 columns (n_in + bias) but 8 lanes; the RTL post-processes a "
+                        "group's 8 neurons one per cycle while the next group accumulates, so it needs at least "
+                        "as many columns as lanes: use at most 5 lanes")
+
+
 def test_generates_verilog_init_files_and_manifest(tmp_path, capsys):
     out = tmp_path / "small-p8"
     assert main(["--config", "small", "--lanes", "8", "--seed", "3", "-o", str(out)]) == 0
     man = json.loads((out / "manifest.json").read_text())
     cfg = dataclasses.replace(load_config("small"), lanes=8)
     assert man["top"] == "drtp_engine" and man["parameters"]["lanes"] == 8
-    # 8 beats; layer 0: 4 groups x 65 columns; layer 1: 2 groups x 33; +2 / +1 pipeline tails; finish
-    assert man["cycles"]["train"] == cycles(cfg, True) == 8 + (260 + 2) + (260 + 1) + (66 + 2) + (66 + 1) + 1
-    assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + 262 + 68 + 1
+    # 8 beats; layer 0: 4 groups x 65 columns; layer 1: 2 groups x 33; forward tail 2 + P (the last
+    # group's lanes post-processed one per cycle), update tail 1; finish
+    assert man["cycles"]["train"] == cycles(cfg, True) == 8 + (260 + 10) + (260 + 1) + (66 + 10) + (66 + 1) + 1
+    assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + 270 + 76 + 1
     verilog = (out / man["verilog"]).read_text()
     assert "module drtp_engine(" in verilog and "always_ff" not in verilog and "logic " not in verilog
     assert 'initial $readmemh("layer0_weights.hex", weights);' in verilog

@@ -1,8 +1,11 @@
-// Bench top for the generated engine: the clock runs here, in the simulator, not in Python.
+// Bench top for the generated engine: the clock runs in the simulator, not in Python.
 //
 // Every port of `drtp_engine` (rtl.generate) is passed through with its width set by a
 // parameter that the bench reads from the manifest; only `clk` is made here, so cocotb wakes
-// at transaction boundaries and never drives a clock edge (Verilator builds it with --timing).
+// at transaction boundaries and never drives a clock edge. Under Icarus the clock is the
+// `always` below. Under Verilator (DRTP_MAIN_CLOCK defined) it is an input toggled by the C++
+// main (hdl/verilator_main.cpp) every HALF_PERIOD: the same waveform, without --timing's
+// coroutine per edge (a fifth of each cycle of the paper engine's model).
 // `rst` reaches the engine through one flip-flop (a reset synchroniser, one cycle late): the
 // engine's next-state logic then depends on registers only, not on a top-level input, so the
 // Verilated model computes it once per clock edge, not again on every evaluation of the
@@ -16,6 +19,9 @@ module drtp_tb #(
     parameter PRED_W = 4,       // pred
     parameter HALF_PERIOD = 5   // ns
 ) (
+`ifdef DRTP_MAIN_CLOCK
+    input  wire                 clk,
+`endif
     input  wire                 rst,
     input  wire                 sample__valid,
     output wire                 sample__ready,
@@ -32,8 +38,10 @@ module drtp_tb #(
     output wire [WORD_W-1:0]    wport__rdata,
     output wire                 wport__rvalid
 );
+`ifndef DRTP_MAIN_CLOCK
     reg clk = 1'b0;
     always #HALF_PERIOD clk = ~clk;
+`endif
 
     reg rst_q = 1'b1;
     always @(posedge clk) rst_q <= rst;
