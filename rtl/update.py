@@ -81,6 +81,6 @@ class UpdateLanes(wiring.Component):
                     used = min(drop, cfg.rng_lfsr_bits)
                     word = self.i_words[p][:used]
                     rand = word if used == drop else Cat(Const(0, drop - used), word)
-                dw = shift_round(product, drop, layer.update_rounding, rand)
+                dw = shift_round(product, drop, layer.update_rounding, rand, m)
             m.d.comb += self.o_weights[p].eq(overflow(w + dw, layer.weight, m))
         return m

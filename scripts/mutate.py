@@ -45,8 +45,8 @@ class Mutant:
 
 MUTANTS = (
     Mutant("rnd_half_down", "round-half-up adds 2^(d-1) - 1: ties round down (off-by-one rounding constant)",
-           (("rtl/arith.py", "return shr(value + (1 << (shift - 1)), shift)",
-             "return shr(value + (1 << (shift - 1)) - 1, shift)"),)),
+           (("rtl/arith.py", "shr(value + (1 << (shift - 1)), shift)",
+             "shr(value + (1 << (shift - 1)) - 1, shift)"),)),
     Mutant("stoch_bit_short", "stochastic rounding takes d - 1 random bits of the lane word (off-by-one slice)",
            (("rtl/update.py", "word = self.i_words[p][:used]", "word = self.i_words[p][:used - 1]"),)),
     Mutant("lfsr_tap_flipped", "16-bit LFSR tap 4 flipped to 5 (stochastic lanes and DRTP vectors)",

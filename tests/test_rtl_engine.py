@@ -68,6 +68,9 @@ CASES = {
         layer1__error={"signal": "sign", "format": "s2.6", "rounding": "rnd", "overflow": "sat"}),
     # three layers, no bias, clipped ReLU, deterministic roundings, a saturating hidden accumulator
     "three-layer-relu": three_layer,
+    # layer 0 has as many columns as lanes (4 inputs, no bias) and three groups: each group is handed
+    # over in the last cycle of the post-processor's pass over the previous one; ragged groups (9, 3)
+    "columns-equal-lanes": lambda: variant(topology=[4, 9, 3], lanes=4, bias=False),
     # one lane; weights with more fraction bits than the update drops (left shift), wrapping weights
     "one-lane-left-shift": lambda: variant(
         topology=[5, 3, 2], lanes=1, init={"kind": "uniform", "scale": 4.0},

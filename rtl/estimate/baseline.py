@@ -70,6 +70,8 @@ DEFAULT_TOLERANCES: dict[str, tuple[float, str]] = {
     "synth.learning_nand2_eq": (0.05, "higher"),
     "ecp5.lut4": (0.10, "higher"), "ecp5.ff": (0.10, "higher"), "ecp5.bram_dp16kd": (0.0, "higher"),
     "ecp5.dsp_mult18": (0.0, "higher"),
+    "ice40.lut4": (0.10, "higher"), "ice40.ff": (0.10, "higher"), "ice40.ebr": (0.0, "higher"),
+    "ice40.mac16": (0.0, "higher"),
     # place and route is noisy (seed, load): a 15 % drop in Fmax is the regression
     "fmax.fmax_mhz": (0.15, "lower"),
 }
