@@ -11,7 +11,7 @@ from hwsim.params import random_vectors
 from hwsim.twins import random_start_state
 
 from .arith import index_shape
-from .lfsr import leap, stream_bits
+from .lfsr import Gf2Map, leap_rows, stream_rows
 
 __all__ = ["RandomVectorGen"]
 
@@ -63,8 +63,8 @@ class RandomVectorGen(wiring.Component):
             with m.If(self.i_start):
                 m.d.sync += state.eq(table[self.i_label])
             with m.Elif(self.i_next):
-                m.d.sync += state.eq(leap(state, width, P))
-            m.d.comb += self.o_bits.eq(stream_bits(state, width, P))
+                m.d.sync += state.eq(Gf2Map(m, leap_rows(width, P), width, "leap")(state))
+            m.d.comb += self.o_bits.eq(Gf2Map(m, stream_rows(width, P), width, "stream")(state))
         else:
             G = cfg.groups(k)
             rows = random_vectors(cfg, k)

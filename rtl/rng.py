@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from hwsim.config import EngineConfig
 from hwsim.twins import lane_reset_words
 
-from .lfsr import leap
+from .lfsr import Gf2Map, leap_rows
 
 __all__ = ["LaneRng"]
 
@@ -41,7 +41,8 @@ class LaneRng(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         width, P = self.cfg.rng_lfsr_bits, self.cfg.lanes
+        step = Gf2Map(m, leap_rows(width, P * width), width, "leap")
         with m.If(self.i_advance):
             for p in range(P):
-                m.d.sync += self.o_words[p].eq(leap(self.o_words[p], width, P * width))
+                m.d.sync += self.o_words[p].eq(step(self.o_words[p]))
         return m
