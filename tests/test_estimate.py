@@ -136,6 +136,18 @@ def test_cli_unknown_config_is_one_sentence(capsys):
     assert err.startswith("error: config file 'nope' does not exist") and err.count("\n") == 1
 
 
+def test_cli_tool_failure_is_one_sentence_then_the_tool_output(tmp_path, monkeypatch, capsys):
+    from rtl.estimate import flow, synth
+
+    def fail(*args, **kwargs):
+        raise synth.FlowError("synth_ecp5 failed (exit 1):\nERROR: ABC9 died\nEnd of script.")
+    monkeypatch.setattr(flow, "run_synthesis", fail)
+    assert main(["--config", "small", "--synth", "-o", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: synthesis of small stopped: synth_ecp5 failed (exit 1):\nERROR: ABC9 died\nEnd of script.\n"
+    assert not (tmp_path / "estimate.json").exists()
+
+
 @pytest.mark.parametrize("spec, message", [
     ("small@x", "bits after '@' in 'small@x' must be an integer like small@8, not 'x'"),
     ("small@40", "--bits must be an integer in 2..24, not 40"),

@@ -6,6 +6,8 @@
 ``--synth`` generates each config's Verilog under ``OUT/<name>`` and runs yosys (gates, synth_ecp5)
 and nextpnr-ecp5 (Fmax); results already in ``OUT/<name>/estimate_synth.json`` for the same config
 digest are reused unless ``--force``. Writes ``OUT/estimate.json`` and ``OUT/estimate.md``.
+A bad config or option: one sentence, exit 2. A synthesis tool that fails: one sentence naming the
+config, the tool's last lines, exit 1. Result files are written atomically.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import sys
 from pathlib import Path
 
 from hwsim.formats import ConfigError
+from hwsim.training import write_atomic
 
 from .report import estimate, markdown_table, overhead_markdown
+from .synth import FlowError
 from .variants import VARIANT_HELP, variant
 
 
@@ -32,7 +36,7 @@ def _synth(cfg, out: Path, steps, force: bool) -> dict:
                 return prev
             # Only the steps not yet run (e.g. ice40 added to an older result); keep the rest.
             merged = {**prev, **run_synthesis(cfg, out, missing)}
-            cached.write_text(json.dumps(merged, indent=1) + "\n")
+            write_atomic(cached, (json.dumps(merged, indent=1) + "\n").encode())
             return merged
     return run_synthesis(cfg, out, steps, regenerate=force)
 
@@ -62,15 +66,22 @@ def main(argv=None) -> int:
         synth = None
         folder = out / spec.replace("@", "_b")
         if args.synth:
-            synth = _synth(cfg, folder, tuple(args.steps.split(",")), args.force)
+            try:
+                synth = _synth(cfg, folder, tuple(args.steps.split(",")), args.force)
+            except FlowError as exc:
+                # A tool's failure, not ours: its last lines follow the one sentence, no traceback.
+                first, _, tail = str(exc).partition("\n")
+                print(f"error: synthesis of {spec} stopped: {first}" + (f"\n{tail}" if tail else ""),
+                      file=sys.stderr)
+                return 1
         elif (folder / "estimate_synth.json").is_file():
             prev = json.loads((folder / "estimate_synth.json").read_text())
             synth = prev if prev.get("digest") == cfg.digest() else None
         results.append(estimate(cfg, synth, args.node, args.vdd))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "estimate.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_atomic(out / "estimate.json", (json.dumps(results, indent=1) + "\n").encode())
     md = markdown_table(results) + "\n" + "\n".join(overhead_markdown(r) for r in results)
-    (out / "estimate.md").write_text(md)
+    write_atomic(out / "estimate.md", md.encode())
     print(md)
     if args.write_baseline:
         from .baseline import write_baseline
