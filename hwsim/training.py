@@ -109,5 +109,5 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    write_atomic(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+def write_json_atomic(path: Path, obj, indent: int = 2) -> None:
+    write_atomic(path, (json.dumps(obj, indent=indent, sort_keys=False) + "\n").encode())

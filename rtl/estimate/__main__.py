@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from hwsim.formats import ConfigError
-from hwsim.training import write_atomic
+from hwsim.training import write_atomic, write_json_atomic
 
 from .report import estimate, markdown_table, overhead_markdown
 from .synth import FlowError
@@ -36,7 +36,7 @@ def _synth(cfg, out: Path, steps, force: bool) -> dict:
                 return prev
             # Only the steps not yet run (e.g. ice40 added to an older result); keep the rest.
             merged = {**prev, **run_synthesis(cfg, out, missing)}
-            write_atomic(cached, (json.dumps(merged, indent=1) + "\n").encode())
+            write_json_atomic(cached, merged, indent=1)
             return merged
     return run_synthesis(cfg, out, steps, regenerate=force)
 
@@ -70,16 +70,14 @@ def main(argv=None) -> int:
                 synth = _synth(cfg, folder, tuple(args.steps.split(",")), args.force)
             except FlowError as exc:
                 # A tool's failure, not ours: its last lines follow the one sentence, no traceback.
-                first, _, tail = str(exc).partition("\n")
-                print(f"error: synthesis of {spec} stopped: {first}" + (f"\n{tail}" if tail else ""),
-                      file=sys.stderr)
+                print(f"error: synthesis of {spec} stopped: {exc}", file=sys.stderr)
                 return 1
         elif (folder / "estimate_synth.json").is_file():
             prev = json.loads((folder / "estimate_synth.json").read_text())
             synth = prev if prev.get("digest") == cfg.digest() else None
         results.append(estimate(cfg, synth, args.node, args.vdd))
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "estimate.json", (json.dumps(results, indent=1) + "\n").encode())
+    write_json_atomic(out / "estimate.json", results, indent=1)
     md = markdown_table(results) + "\n" + "\n".join(overhead_markdown(r) for r in results)
     write_atomic(out / "estimate.md", md.encode())
     print(md)

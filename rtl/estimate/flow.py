@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from hwsim.config import EngineConfig
-from hwsim.training import write_atomic
+from hwsim.training import write_json_atomic
 
 from . import synth
 
@@ -63,5 +63,5 @@ def run_synthesis(cfg: EngineConfig, out: Path, steps=STEPS, regenerate: bool = 
     if "ice40" in steps:
         res["ice40"] = synth.synth_ice40(out)
     res["wall_seconds"] = round(time.monotonic() - t0, 1)
-    write_atomic(out / "estimate_synth.json", (json.dumps(res, indent=1) + "\n").encode())
+    write_json_atomic(out / "estimate_synth.json", res, indent=1)
     return res
