@@ -26,15 +26,15 @@ deps-apt:
 demo: setup
 	$(PY) -m hwsim.train --bits $(BITS) --with-float
 
-# Every test, slow ones and the RTL simulations included.
+# Every test, slow ones and the RTL simulations included; a missing tool fails a test instead of skipping it.
 test: setup
-	$(PY) -m pytest -n 2 --dist loadgroup tests cocotb_tests
+	DRTP_REQUIRE_TOOLS=1 $(PY) -m pytest -n 2 --dist loadgroup tests cocotb_tests
 
 test-fast: setup
 	$(PY) -m pytest -m 'not slow' tests
 
 sim: setup
-	SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest -n 2 --dist loadgroup cocotb_tests
+	DRTP_REQUIRE_TOOLS=1 SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest -n 2 --dist loadgroup cocotb_tests
 
 verilog: setup
 	$(PY) -m rtl.generate --config configs/small.yaml -o build/rtl/small
@@ -56,7 +56,7 @@ bench: setup
 
 # Inject realistic bugs into copies of rtl/ and hwsim/ and count how many the benches catch.
 mutate: setup
-	$(PY) scripts/mutate.py --sim icarus --jobs 2
+	$(PY) cocotb_tests/mutate.py --sim icarus --jobs 2
 
 clean:
 	rm -rf build sim_build results .pytest_cache

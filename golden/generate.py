@@ -1,7 +1,7 @@
 """Write a golden set: ``python -m golden.generate --config configs/small.yaml --samples 200 -o golden/small``.
 
-The fast golden model (:class:`hwsim.engine.Engine`) trains on the first ``--samples`` samples of
-the config's data set in the training order of :func:`hwsim.training.epoch_order` (epoch 0, then
+The fast golden model (:class:`hwsim.fast.Engine`) trains on the first ``--samples`` samples of
+the config's data set in the training order of :func:`hwsim.train_loop.epoch_order` (epoch 0, then
 1, ...), recording each sample's per-layer pre-activations, activations, modulatory signals,
 prediction and every weight it changed; then it runs ``--infer`` test samples. Before anything is
 written the run is checked twice: a second engine trains on the same samples with ``train()`` and
@@ -11,22 +11,23 @@ must agree, and the slow :class:`hwsim.reference.ReferenceEngine` must agree on 
 
 from __future__ import annotations
 
-import argparse
+import hashlib
 import shutil
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
-from hwsim.config import EngineConfig, load_config
-from hwsim.datasets import DataError, check_topology, load_dataset, quantize_inputs
-from hwsim.engine import Engine
+from hwsim.cli import SEED_MAX, ArgParser, add_engine_options, engine_config, int_in, run_cli
+from hwsim.config import EngineConfig
+from hwsim.datasets import check_topology, load_dataset, quantize_inputs
+from hwsim.fast import Engine
+from hwsim.fileio import check_output_dir, make_temp_dir, replace_dir_atomic, write_atomic
 from hwsim.formats import ConfigError
 from hwsim.params import initial_weights
 from hwsim.reference import ReferenceEngine
-from hwsim.training import epoch_order
-from hwsim.twins import delta_format
+from hwsim.train_loop import epoch_order
 
 from .format import FORMAT_VERSION, KIND, GoldenError, HexFormat, file_entry, write_meta
 
@@ -71,8 +72,15 @@ def _checkpoints(spec: str, samples: int) -> list[int]:
 
 
 def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100, seed: int = 0,
-             checkpoints: str = "last", reference_samples: int = 3, data_dir: str | None = None) -> Path:
-    """Run the golden model and write the set to ``out`` (replacing it atomically); returns its path."""
+             checkpoints: str = "last", reference_samples: int = 3, data_dir: str | None = None,
+             log=None) -> Path:
+    """Run the golden model and write the set to ``out``; returns its path.
+
+    ``out`` must be new, empty, or an earlier golden set (it holds meta.json): that one is
+    replaced atomically; any other folder is refused before any work, so nothing the tool did
+    not write is ever deleted. ``log(text)`` receives progress lines.
+    """
+    out = check_output_dir(out, "-o", empty_or_ours="meta.json")
     if samples < 1:
         raise ConfigError(f"--samples must be at least 1, not {samples}")
     if infer < 0:
@@ -102,7 +110,11 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
     ckpt_w: dict[int, list[np.ndarray]] = {}
     prev = [w.reshape(-1).copy() for w in init]
     ref = ReferenceEngine(cfg, init) if reference_samples > 0 else None
+    t0 = last = time.perf_counter()
     for s in range(samples):
+        if log is not None and time.perf_counter() - last > 5:
+            last = time.perf_counter()
+            log(f"  traced {s}/{samples} training samples ({last - t0:.0f} s)")
         tr = eng.trace(x[s], int(labels[s]), train=True)
         preds[s] = tr.prediction
         for k in range(n_layers):
@@ -131,13 +143,12 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
     infer_pred, infer_z = eng.infer(xi, return_z=True) if len(xi) else (np.zeros(0, np.int64),
                                                                        np.zeros((0, cfg.n_classes), np.int64))
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    tmp = make_temp_dir(out)
     try:
         files = _write_files(tmp, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, xi, li,
                              infer_pred, infer_z)
-        (tmp / "config.yaml").write_text(cfg.dump_yaml())
+        config_yaml = cfg.dump_yaml().encode()
+        write_atomic(tmp / "config.yaml", config_yaml)
         meta = {
             "kind": KIND,
             "format_version": FORMAT_VERSION,
@@ -147,12 +158,13 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
             "config_name": cfg.name,
             "config_digest": cfg.digest(),
             "config": cfg.to_dict(),
+            "config_yaml": {"bytes": len(config_yaml), "sha256": hashlib.sha256(config_yaml).hexdigest()},
             "dataset": data.name,
             "seed": seed,
             "init": f"hwsim.params.initial_weights(cfg, {seed})",
             "train": {
                 "count": samples,
-                "order": f"hwsim.training.epoch_order({seed}, epoch, {len(data.x_train)}), epochs concatenated",
+                "order": f"hwsim.train_loop.epoch_order({seed}, epoch, {len(data.x_train)}), epochs concatenated",
                 "dataset_indices": tr_idx.tolist(),
                 "checkpoints": ckpts,
                 "rng_word_start": 0,
@@ -165,12 +177,7 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
             "files": {name: f.to_dict() for name, f in sorted(files.items())},
         }
         write_meta(tmp, meta)
-        for f in tmp.iterdir():
-            f.chmod(0o644)
-        tmp.chmod(0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        replace_dir_atomic(tmp, out, ours="meta.json")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -193,7 +200,7 @@ def _write_files(root, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, 
         put(f"train_z{k}.hex", f"layer {k} pre-activations per training sample", z[k], HexFormat.of(layer.preact))
         put(f"train_y{k}.hex", f"layer {k} activations per training sample", y[k], HexFormat.of(layer.act))
         put(f"train_delta{k}.hex", f"layer {k} modulatory signals per training sample", delta[k],
-            HexFormat.of(delta_format(cfg, k)))
+            HexFormat.of(cfg.delta_format(k)))
         rec = np.concatenate(diffs[k]) if diffs[k] else np.zeros((0, 3), np.int64)
         counts = np.array([d.shape[0] for d in diffs[k]], dtype=np.int64)
         idx_fmt = HexFormat.unsigned_for(layer.n_out * cfg.n_cols(k) - 1)
@@ -215,26 +222,33 @@ def _write_files(root, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, 
     return files
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m golden.generate", description=__doc__.splitlines()[0])
-    p.add_argument("--config", required=True, help="config YAML path or name in configs/")
-    p.add_argument("--samples", type=int, required=True, help="training samples to record")
-    p.add_argument("--infer", type=int, default=100, help="test samples in the inference slice (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="initial-weight and sample-order seed (default 0)")
+def _parser() -> ArgParser:
+    p = ArgParser("python -m golden.generate", __doc__)
+    add_engine_options(p, required=True)
+    p.add_argument("--samples", type=int_in(1), required=True, help="training samples to record")
+    p.add_argument("--infer", type=int_in(0), default=100, help="test samples in the inference slice (default 100)")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=0,
+                   help="initial-weight and sample-order seed (default 0)")
     p.add_argument("--checkpoints", default="last",
                    help="full weight dumps: 'last' (default), 'every:K' or indices like '0,2,last'")
-    p.add_argument("--reference-samples", type=int, default=3,
+    p.add_argument("--reference-samples", type=int_in(0), default=3,
                    help="samples also run through the slow reference as a check (default 3)")
     p.add_argument("--data-dir", default=None, help="data directory for mnist / cifar10 / fashion-mnist")
-    p.add_argument("-o", "--out", required=True, help="output directory (replaced)")
-    args = p.parse_args(argv)
-    try:
-        cfg = load_config(args.config)
-        out = generate(cfg, args.out, args.samples, args.infer, args.seed, args.checkpoints,
-                       args.reference_samples, args.data_dir)
-    except (ConfigError, DataError, GoldenError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    p.add_argument("-o", "--out", required=True,
+                   help="output directory: new, empty, or an earlier golden set (which is replaced)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(_parser(), argv, _main, errors=(GoldenError,))
+
+
+def _main(args) -> int:
+    cfg = engine_config(args)
+    check_output_dir(args.out, "-o", empty_or_ours="meta.json")
+    print(f"golden set for {cfg.name}: {args.samples} training samples, {args.infer} inferences", flush=True)
+    out = generate(cfg, args.out, args.samples, args.infer, args.seed, args.checkpoints,
+                   args.reference_samples, args.data_dir, log=lambda text: print(text, flush=True))
     total = sum(f.stat().st_size for f in out.iterdir())
     print(f"wrote golden set {out} ({total / 1024:.0f} KiB, {args.samples} training samples)")
     return 0

@@ -3,6 +3,8 @@
 An :class:`EngineConfig` is built once (from YAML, from ``--bits N`` or in code), validated, and
 then handed unchanged to the golden model, the slow reference, the RTL generator, the golden
 writer and the estimators. docs/engine.md says what every field means to the datapath.
+Rules derived from a config (a layer's delta format, its bias input, whether it rounds
+stochastically, which lanes the RTL builds) are methods here, written once for all of them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import yaml
 from . import lfsr
 from .formats import ConfigError, FixedFormat, Overflow, Rounding, parse_format
 
-__all__ = ["Activation", "UpdateRule", "ErrorSignal", "LayerConfig", "EngineConfig",
+__all__ = ["Activation", "UpdateRule", "ErrorSignal", "LayerConfig", "EngineConfig", "TERNARY",
+           "DEFAULT_LANES", "MAX_LANES", "MAX_WORD_BITS", "MAX_ACC_BITS", "product_bits", "default_acc_bits",
            "load_config", "config_from_dict", "config_for_bits", "CONFIG_DIR"]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -57,7 +60,30 @@ class InitKind(str, enum.Enum):
 
 
 MAX_ACC_BITS = 64
+"""Cap of every accumulator, and of the default (exact) width: the fast model sums in int64."""
 MAX_NEURONS = 1 << 16
+DEFAULT_LANES = 16
+"""``lanes`` when a config does not say: 16, or fewer when the topology allows fewer (:meth:`EngineConfig.max_lanes`)."""
+MAX_LANES = 256
+MAX_WORD_BITS = 4096
+"""Widest weight-memory word (P lanes x one weight) the RTL builds: wider RAMs are not inferred."""
+
+TERNARY = FixedFormat(2, 0, True)
+"""The format of a ternary modulatory signal {-1, 0, +1} (hidden layers, or output ``signal: sign``)."""
+
+
+def product_bits(weight: FixedFormat, in_fmt: FixedFormat) -> int:
+    """Bits of one ``weight x input`` product: ``W_w + W_in``, plus 1 when the input is unsigned."""
+    return weight.width + in_fmt.width + (0 if in_fmt.signed else 1)
+
+
+def default_acc_bits(weight: FixedFormat, in_fmt: FixedFormat, n_in: int) -> int:
+    """The exact accumulator width (docs/engine.md section 2), capped at :data:`MAX_ACC_BITS`.
+
+    ``product_bits + ceil(log2(n_in + 1)) + 1``: room for ``n_in + 1`` products whether or not the
+    bias column is on.
+    """
+    return min(product_bits(weight, in_fmt) + math.ceil(math.log2(n_in + 1)) + 1, MAX_ACC_BITS)
 
 
 @dataclass(frozen=True)
@@ -82,6 +108,20 @@ class LayerConfig:
     error: FixedFormat | None = None
     error_signal: ErrorSignal = ErrorSignal.ERROR
 
+    @property
+    def rounds_stochastically(self) -> bool:
+        """The update is ``shift`` with ``stoch`` rounding (it draws words when it drops bits)."""
+        return self.update_rule is UpdateRule.SHIFT and self.update_rounding is Rounding.STOCH
+
+    @property
+    def sends_error(self) -> bool:
+        """Output layer: the modulatory signal is the error itself (``signal: error``), not its sign."""
+        return self.error_signal is ErrorSignal.ERROR
+
+    def target_one(self) -> int:
+        """Output layer: the label neuron's target, 1.0 in ``act``'s scale saturated to ``act.max_raw``."""
+        return min(self.act.one_raw(), self.act.max_raw)
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -90,7 +130,7 @@ class EngineConfig:
     name: str
     input: FixedFormat
     layers: tuple[LayerConfig, ...]
-    lanes: int = 16
+    lanes: int = DEFAULT_LANES
     bias: bool = True
     random_source: RandomSource = RandomSource.LFSR
     random_lfsr_bits: int = 16
@@ -119,12 +159,30 @@ class EngineConfig:
         frac = layer.weight.frac_bits + self.in_format(k).frac_bits
         return FixedFormat(layer.acc_bits - frac, frac, True, Rounding.TRN, layer.acc_overflow)
 
+    def is_output(self, k: int) -> bool:
+        """Layer k is the output layer (the others are hidden DRTP layers)."""
+        return k == len(self.layers) - 1
+
+    @property
+    def hidden_layers(self) -> range:
+        """Indices of the hidden layers (those with DRTP random vectors)."""
+        return range(len(self.layers) - 1)
+
+    def delta_is_ternary(self, k: int) -> bool:
+        """Layer k's modulatory signal is in {-1, 0, +1}: hidden layers, and the output with ``signal: sign``."""
+        return not (self.is_output(k) and self.layers[k].sends_error)
+
+    def delta_format(self, k: int) -> FixedFormat:
+        """Format of layer k's stored modulatory signal: the error format, or :data:`TERNARY`."""
+        return TERNARY if self.delta_is_ternary(k) else self.layers[k].error
+
     def delta_frac(self, k: int) -> int:
         """Fraction bits of layer k's modulatory signal (0 for ternary signals)."""
-        layer = self.layers[k]
-        if k == len(self.layers) - 1 and layer.error_signal is ErrorSignal.ERROR:
-            return layer.error.frac_bits
-        return 0
+        return self.delta_format(k).frac_bits
+
+    def bias_input(self, k: int) -> int:
+        """The constant input of layer k's bias column: 1.0 in the input format's scale (a wire, not stored)."""
+        return self.in_format(k).one_raw()
 
     def update_drop_bits(self, k: int) -> int:
         """Bits the shifted update drops: delta_frac + in_frac + shift - w_frac (may be <= 0)."""
@@ -144,9 +202,59 @@ class EngineConfig:
         """Stochastic-rounding words layer k's update consumes: n_cols * groups * lanes."""
         return self.n_cols(k) * self.groups(k) * self.lanes
 
+    def update_is_stochastic(self, k: int) -> bool:
+        """Layer k's update adds random words: it rounds stochastically and drops at least one bit."""
+        return self.layers[k].rounds_stochastically and self.update_drop_bits(k) > 0
+
     def uses_stochastic(self) -> bool:
-        return any(l.update_rule is UpdateRule.SHIFT and l.update_rounding is Rounding.STOCH
-                   for l in self.layers)
+        """Some layer rounds its update stochastically (the engine then has the lane LFSRs)."""
+        return any(layer.rounds_stochastically for layer in self.layers)
+
+    def max_lanes(self) -> int:
+        """The most lanes the RTL builds for this topology and these weights (see :meth:`check_lanes`)."""
+        return min(MAX_LANES, max(layer.n_out for layer in self.layers),
+                   min(self.n_cols(k) for k in range(len(self.layers))),
+                   min(MAX_WORD_BITS // layer.weight.width for layer in self.layers))
+
+    def check_lanes(self, field: str = "lanes") -> None:
+        """Raise a one-sentence :class:`ConfigError` unless ``lanes`` is one the RTL builds.
+
+        The single home of the rule: the loader, ``--lanes`` of every CLI and ``rtl.generate`` use it.
+        ``field`` names the offending input (``small.lanes``, ``--lanes``); layer names get its prefix.
+        """
+        P = self.lanes
+        pre = field[: -len("lanes")] if field.endswith(".lanes") else ""
+        widest = max(layer.n_out for layer in self.layers)
+        if isinstance(P, bool) or not isinstance(P, int) or (widest > MAX_LANES and not 1 <= P <= MAX_LANES):
+            raise ConfigError(f"{field} must be an integer in 1..{MAX_LANES}, not {P!r}")
+        if not 1 <= P <= widest:
+            raise ConfigError(f"{field} must be in 1..{widest} for topology {list(self.topology)} (each lane "
+                              f"computes one neuron and the widest layer has {widest}), not {P}")
+        for k, layer in enumerate(self.layers):
+            if self.n_cols(k) < P:
+                raise ConfigError(f"{pre}layers[{k}] has {self.n_cols(k)} columns (n_in + bias) but {P} lanes; "
+                                  f"the RTL post-processes a group's {P} neurons one per cycle while the next "
+                                  f"group accumulates, so it needs at least as many columns as lanes: use at "
+                                  f"most {self.n_cols(k)} lanes")
+            bits = P * layer.weight.width
+            if bits > MAX_WORD_BITS:
+                raise ConfigError(f"{pre}layers[{k}].weight.format {layer.weight} with {P} lanes makes a "
+                                  f"{bits}-bit weight-memory word; the RTL builds words of at most "
+                                  f"{MAX_WORD_BITS} bits, so use fewer lanes or narrower weights")
+
+    def with_lanes(self, lanes: int, field: str = "lanes") -> "EngineConfig":
+        """This config with ``lanes`` lanes, checked by :meth:`check_lanes` (``--lanes`` flags use it)."""
+        cfg = replace(self, lanes=lanes)
+        cfg.check_lanes(field)
+        return cfg
+
+    def check_buildable(self) -> None:
+        """Raise a one-sentence :class:`ConfigError` for an engine the RTL generator cannot build.
+
+        Today that is the lanes rule (:meth:`check_lanes`), which the loader already applies; a
+        config changed after loading (``dataclasses.replace``) is checked again here.
+        """
+        self.check_lanes("lanes")
 
     def to_dict(self) -> dict:
         """The canonical YAML-able form (what :func:`config_from_dict` reads back)."""
@@ -249,6 +357,8 @@ def config_from_dict(d: Any, origin: str = "config") -> EngineConfig:
     input_fmt = _format(d["input"], f"{origin}.input")
     if input_fmt.signed:
         raise ConfigError(f"{origin}.input.format must be unsigned (pixels are >= 0), not {input_fmt}")
+    if input_fmt.rounding is Rounding.STOCH:
+        raise ConfigError(f"{origin}.input.rounding 'stoch' is allowed only for updates; use trn, rnd or rnd_conv")
     layers_in = d["layers"]
     if not isinstance(layers_in, list) or len(layers_in) != len(topo) - 1:
         raise ConfigError(f"{origin}.layers must list {len(topo) - 1} layers (one per weight layer of "
@@ -264,13 +374,12 @@ def config_from_dict(d: Any, origin: str = "config") -> EngineConfig:
         if not weight.signed:
             raise ConfigError(f"{where}.weight.format must be signed, not {weight}")
         acc_d = _take(ld.get("accumulator", {}), f"{where}.accumulator", set(), {"bits", "overflow"})
-        product_bits = weight.width + in_fmt.width + (0 if in_fmt.signed else 1)
-        n_cols = topo[k] + 1
-        safe_bits = product_bits + math.ceil(math.log2(n_cols)) + 1
-        acc_bits = _int(acc_d.get("bits", min(safe_bits, MAX_ACC_BITS)), f"{where}.accumulator.bits", 2, MAX_ACC_BITS)
-        if acc_bits < product_bits:
+        need = product_bits(weight, in_fmt)
+        acc_bits = _int(acc_d.get("bits", default_acc_bits(weight, in_fmt, topo[k])), f"{where}.accumulator.bits",
+                        2, MAX_ACC_BITS)
+        if acc_bits < need:
             raise ConfigError(f"{where}.accumulator.bits is {acc_bits}, too narrow for its {weight.width}-bit x "
-                              f"{in_fmt.width}-bit products, which need {product_bits} bits")
+                              f"{in_fmt.width}-bit products, which need {need} bits")
         acc_overflow = _enum(Overflow, acc_d.get("overflow", "wrap"), f"{where}.accumulator.overflow")
         preact = _format(ld["preact"], f"{where}.preact")
         if not preact.signed:
@@ -313,7 +422,8 @@ def config_from_dict(d: Any, origin: str = "config") -> EngineConfig:
                                   rule, shift, up_round, error, signal))
         in_fmt = act
 
-    lanes = _int(d.get("lanes", 16), f"{origin}.lanes", 1, 256)
+    if "lanes" in d:
+        lanes = _int(d["lanes"], f"{origin}.lanes", 1, MAX_LANES)
     bias = d.get("bias", True)
     if not isinstance(bias, bool):
         raise ConfigError(f"{origin}.bias must be true or false, not {bias!r}")
@@ -345,9 +455,11 @@ def config_from_dict(d: Any, origin: str = "config") -> EngineConfig:
     if not isinstance(dataset, str):
         raise ConfigError(f"{origin}.dataset must be a data set name, not {dataset!r}")
     epochs = _int(d.get("epochs", 10), f"{origin}.epochs", 1, 10000)
-    cfg = EngineConfig(name, input_fmt, tuple(layers), lanes, bias, source, rv_bits, tuple(seeds),
+    cfg = EngineConfig(name, input_fmt, tuple(layers), 1, bias, source, rv_bits, tuple(seeds),
                        rng_bits, rng_seed, init_kind, float(scale), dataset, epochs, source=d)
-    return cfg
+    if "lanes" not in d:
+        return replace(cfg, lanes=min(DEFAULT_LANES, cfg.max_lanes()))
+    return cfg.with_lanes(lanes, f"{origin}.lanes")
 
 
 def load_config(path: str | Path) -> EngineConfig:
@@ -367,7 +479,7 @@ def load_config(path: str | Path) -> EngineConfig:
     return config_from_dict(data, origin=p.stem)
 
 
-def config_for_bits(bits: int, topology: tuple[int, ...] = (784, 500, 10), lanes: int = 16,
+def config_for_bits(bits: int, topology: tuple[int, ...] = (784, 500, 10), lanes: int | None = None,
                     dataset: str = "mnist5k", hidden: str = "hard_tanh") -> EngineConfig:
     """A sensible full engine whose stored quantities (weights, activations, errors) have ``bits`` bits.
 
@@ -379,7 +491,6 @@ def config_for_bits(bits: int, topology: tuple[int, ...] = (784, 500, 10), lanes
     n = bits
     in_bits = min(n, 8)
     hidden_layers = []
-    in_frac = in_bits
     for k in range(len(topology) - 2):
         act_fmt = f"s1.{n - 1}" if hidden == "hard_tanh" else f"u1.{n - 1}"
         hidden_layers.append({
@@ -388,7 +499,6 @@ def config_for_bits(bits: int, topology: tuple[int, ...] = (784, 500, 10), lanes
             "activation": {"kind": hidden, "format": act_fmt, "rounding": "trn", "overflow": "sat"},
             "update": {"rule": "shift", "shift": 11, "rounding": "stoch"},
         })
-        in_frac = n - 1
     out = {
         "weight": {"format": f"s1.{n - 1}", "overflow": "sat"},
         "preact": {"format": f"s2.{n - 1}", "rounding": "rnd", "overflow": "sat"},
@@ -396,19 +506,14 @@ def config_for_bits(bits: int, topology: tuple[int, ...] = (784, 500, 10), lanes
         "error": {"signal": "error", "format": f"s2.{max(n - 2, 0)}", "rounding": "rnd", "overflow": "sat"},
         "update": {"rule": "shift", "shift": 7, "rounding": "stoch"},
     }
-    del in_frac
-    rng_bits = 16
     d = {
         "name": f"bits{bits}-{'-'.join(map(str, topology))}",
         "topology": list(topology),
         "dataset": dataset,
-        "lanes": lanes,
         "input": {"format": f"u0.{in_bits}", "rounding": "rnd", "overflow": "sat"},
         "layers": hidden_layers + [out],
-        "stochastic_rng": {"lfsr_bits": rng_bits, "seed": 0xACE1},
+        "stochastic_rng": {"lfsr_bits": 16, "seed": 0xACE1},
     }
-    return config_from_dict(d, origin=f"--bits {bits}")
+    cfg = config_from_dict(d, origin=f"--bits {bits}")
+    return cfg if lanes is None else cfg.with_lanes(lanes)
 
-
-def with_changes(cfg: EngineConfig, **changes) -> EngineConfig:
-    return replace(cfg, **changes)

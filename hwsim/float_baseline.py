@@ -13,7 +13,7 @@ import numba
 import numpy as np
 from numba.typed import List
 
-from .config import Activation, EngineConfig, ErrorSignal, InitKind
+from .config import Activation, EngineConfig, InitKind
 from .params import random_vectors
 
 __all__ = ["FloatEngine"]
@@ -79,7 +79,7 @@ def _run(weights, etas, codes, bvecs, error_sign, bias, x, labels, order, train,
 
 
 class FloatEngine:
-    """Float64 DRTP with the engine's structure; ``train``/``infer`` mirror :class:`hwsim.engine.Engine`."""
+    """Float64 DRTP with the engine's structure; ``train``/``infer`` mirror :class:`hwsim.fast.Engine`."""
 
     def __init__(self, cfg: EngineConfig, seed: int):
         self.cfg = cfg
@@ -95,11 +95,11 @@ class FloatEngine:
         self.etas = np.array([2.0 ** -layer.update_shift for layer in cfg.layers])
         self.codes = np.array([_ACT_CODE[layer.activation] for layer in cfg.layers], dtype=np.int64)
         self.bvecs = List()
-        for k in range(len(cfg.layers) - 1):
+        for k in cfg.hidden_layers:
             self.bvecs.append(random_vectors(cfg, k).astype(np.float64))
         if not len(self.bvecs):  # numba needs a typed (if empty) list
             self.bvecs.append(np.zeros((1, 1)))
-        self.error_sign = cfg.layers[-1].error_signal is ErrorSignal.SIGN
+        self.error_sign = not cfg.layers[-1].sends_error
 
     @staticmethod
     def inputs(pixels: np.ndarray) -> np.ndarray:

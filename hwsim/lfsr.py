@@ -23,7 +23,8 @@ import numpy as np
 
 from .formats import ConfigError
 
-__all__ = ["TAPS", "step", "steps", "word_table", "bit_stream", "leap_matrix", "check_width", "period"]
+__all__ = ["TAPS", "step", "steps", "word", "bit_start_state", "word_table", "word_period", "bit_stream",
+           "leap_matrix", "apply_leap", "check_width", "period"]
 
 TAPS: dict[int, tuple[int, ...]] = {
     8: (8, 6, 5, 4), 9: (9, 5), 10: (10, 7), 11: (11, 9), 12: (12, 6, 4, 1),
@@ -54,6 +55,16 @@ def steps(state: int, width: int, n: int) -> int:
     for _ in range(n):
         state = step(state, width)
     return state
+
+
+def word(width: int, seed: int, n: int) -> int:
+    """``word_n`` of the word stream from ``seed``: the state after ``n * L`` steps."""
+    return steps(seed, width, (n * width) % period(width))
+
+
+def bit_start_state(width: int, seed: int, n: int) -> int:
+    """The state whose next step makes ``bit_n`` of the bit stream: the state after ``n`` steps."""
+    return steps(seed, width, n % period(width))
 
 
 @numba.njit(cache=True)

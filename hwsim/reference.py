@@ -2,7 +2,7 @@
 
 It walks the datapath in the hardware's own order (forward: group by group, input by input;
 update: input by input, group by group, lane by lane) and steps the stochastic-rounding LFSR
-explicitly. The fast numba model (:mod:`hwsim.engine`) must equal it bit for bit.
+explicitly. The fast numba model (:mod:`hwsim.fast`) must equal it bit for bit.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import lfsr
-from .config import Activation, EngineConfig, ErrorSignal, UpdateRule
+from .config import Activation, EngineConfig, UpdateRule
 from .formats import apply_overflow, requantize, shift_round
-from .params import random_vectors
+from . import params
 
 __all__ = ["activate", "stochastic_word_bits", "ReferenceEngine", "SampleTrace"]
 
@@ -59,13 +59,8 @@ class ReferenceEngine:
         self.cfg = cfg
         self.W = [[[int(v) for v in row] for row in w] for w in weights]
         self.rng_word = rng_word
-        self.B = [random_vectors(cfg, k).tolist() for k in range(len(cfg.layers) - 1)]
-        self._state = self._state_at(rng_word) if cfg.uses_stochastic() else None
-
-    def _state_at(self, word: int) -> int:
-        state = self.cfg.rng_seed
-        return lfsr.steps(state, self.cfg.rng_lfsr_bits, (word * self.cfg.rng_lfsr_bits)
-                          % lfsr.period(self.cfg.rng_lfsr_bits))
+        self.B = [params.random_vectors(cfg, k).tolist() for k in cfg.hidden_layers]
+        self._state = params.rng_word(cfg, rng_word) if cfg.uses_stochastic() else None
 
     def _next_word(self) -> int:
         """Current word, then advance L steps (L fresh bits per word)."""
@@ -79,8 +74,8 @@ class ReferenceEngine:
     # -- forward -----------------------------------------------------------------------------
     def _forward_layer(self, k: int, a: list[int]):
         cfg, layer = self.cfg, self.cfg.layers[k]
-        in_fmt, acc_fmt = cfg.in_format(k), cfg.acc_format(k)
-        a_ext = a + ([in_fmt.one_raw()] if cfg.bias else [])
+        acc_fmt = cfg.acc_format(k)
+        a_ext = a + ([cfg.bias_input(k)] if cfg.bias else [])
         z, y, d = [], [], []
         for j in range(layer.n_out):
             acc = 0
@@ -95,13 +90,13 @@ class ReferenceEngine:
 
     def _delta(self, k: int, y: list[int], d: list[int], label: int) -> list[int]:
         cfg, layer = self.cfg, self.cfg.layers[k]
-        if k < len(cfg.layers) - 1:
+        if not cfg.is_output(k):
             return [self.B[k][label][j] * d[j] for j in range(layer.n_out)]
-        one = min(layer.act.one_raw(), layer.act.max_raw)
+        one = layer.target_one()
         deltas = []
         for j in range(layer.n_out):
             e = requantize(y[j] - (one if j == label else 0), layer.act.frac_bits, layer.error)
-            deltas.append(e if layer.error_signal is ErrorSignal.ERROR else sign(e))
+            deltas.append(e if layer.sends_error else sign(e))
         return deltas
 
     # -- update ------------------------------------------------------------------------------

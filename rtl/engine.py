@@ -12,7 +12,7 @@ from .argmax import Argmax
 from .arith import fit, index_shape, shape_of
 from .layer import Layer
 from .rng import LaneRng
-from .schedule import check_buildable, input_beats
+from .schedule import input_beats
 
 __all__ = ["DrtpEngine", "sample_layout", "weight_port_signature"]
 
@@ -71,7 +71,7 @@ class DrtpEngine(wiring.Component):
     """
 
     def __init__(self, cfg: EngineConfig, weights=None):
-        check_buildable(cfg)
+        cfg.check_buildable()
         self.cfg = cfg
         self.layers = [Layer(cfg, k, None if weights is None else weights[k]) for k in range(len(cfg.layers))]
         super().__init__({
@@ -84,7 +84,7 @@ class DrtpEngine(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg, layers = self.cfg, self.layers
-        n_layers, beats = len(layers), input_beats(cfg)
+        beats = input_beats(cfg)
         for k, layer in enumerate(layers):
             m.submodules[f"layer{k}"] = layer
 
@@ -131,7 +131,7 @@ class DrtpEngine(wiring.Component):
                         m.d.comb += layers[0].i_start_fwd.eq(1)
                         m.next = "FWD0"
             for k, layer in enumerate(layers):
-                last = k == n_layers - 1
+                last = cfg.is_output(k)
 
                 def go_next():
                     if last:

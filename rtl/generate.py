@@ -1,6 +1,7 @@
 """``python -m rtl.generate``: Verilog-2005, $readmemh files and a JSON manifest from one config.
 
     python -m rtl.generate --config configs/small.yaml [--lanes P] [--seed N] -o build/rtl/small
+    python -m rtl.generate --bits 8 --hidden 100 -o build/rtl/bits8
 
 Writes ``drtp_engine.v`` (plain Verilog-2005 from :func:`amaranth.back.verilog.convert`, the weight
 RAMs loaded with ``$readmemh``), ``layer<k>_weights.hex`` (initial weights, one RAM word per
@@ -11,9 +12,7 @@ line, lane 0 in the low bits),
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -21,14 +20,14 @@ import amaranth
 from amaranth.back import verilog
 from amaranth.lib import data
 
+from hwsim.cli import SEED_MAX, ArgParser, add_engine_options, engine_config, int_in, run_cli
 from hwsim.config import EngineConfig, RandomSource, load_config
-from hwsim.formats import ConfigError
-from hwsim.params import initial_weights, random_vectors
-from hwsim.twins import delta_format, lane_reset_words, random_start_state
+from hwsim.fileio import check_output_dir, write_atomic, write_json_atomic
+from hwsim.params import initial_weights, lane_reset_words, random_start_state, random_vectors
 
-from .engine import DrtpEngine, sample_layout
+from .engine import DrtpEngine
 from .layer import weight_words
-from .schedule import check_buildable, cycles, input_beats, phases, scaling_formula
+from .schedule import cycles, input_beats, phases, scaling_formula
 
 __all__ = ["TOP", "build_config", "generate", "manifest", "use_readmemh", "main"]
 
@@ -40,7 +39,7 @@ def build_config(config: str, lanes: int | None = None) -> EngineConfig:
     cfg = load_config(config)
     if lanes is not None:
         cfg = dataclasses.replace(cfg, lanes=lanes)
-    check_buildable(cfg)
+    cfg.check_buildable()
     return cfg
 
 
@@ -107,7 +106,7 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int, files: dict) -> dict
             "formats": {
                 "input": cfg.in_format(k).to_dict(), "weight": layer.weight.to_dict(),
                 "accumulator": cfg.acc_format(k).to_dict(), "preact": layer.preact.to_dict(),
-                "activation": layer.act.to_dict(), "delta": delta_format(cfg, k).to_dict(),
+                "activation": layer.act.to_dict(), "delta": cfg.delta_format(k).to_dict(),
                 **({"error": layer.error.to_dict()} if layer.error is not None else {}),
             },
             "activation": layer.activation.value,
@@ -117,11 +116,11 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int, files: dict) -> dict
                 "weights": {"depth": G * n_cols, "width": P * layer.weight.width,
                             "bits": G * n_cols * P * layer.weight.width, "address": "g * n_cols + i",
                             "lane_bits": layer.weight.width, "init": files.get(f"layer{k}_weights")},
-                "deltas": {"depth": G, "width": P * delta_format(cfg, k).width},
+                "deltas": {"depth": G, "width": P * cfg.delta_format(k).width},
                 **({"activations": {"depth": G, "width": P * layer.act.width}}
-                   if k < len(cfg.layers) - 1 else {}),
+                   if not cfg.is_output(k) else {}),
                 **({"randvec": {"source": cfg.random_source.value, "file": files.get(f"layer{k}_randvec")}}
-                   if k < len(cfg.layers) - 1 else {}),
+                   if not cfg.is_output(k) else {}),
             },
         })
     return {
@@ -169,10 +168,10 @@ def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = T
     for k, layer in enumerate(cfg.layers):
         name = f"layer{k}_weights.hex"
         words = [_pack(w, layer.weight.width) for w in weight_words(cfg, k, weights[k])]
-        (out / name).write_text(_hex_lines(words, cfg.lanes * layer.weight.width))
+        write_atomic(out / name, _hex_lines(words, cfg.lanes * layer.weight.width))
         files[f"layer{k}_weights"] = name
         loads[f"{TOP}.layer{k}", "weights"] = init_path + name if init_weights else None
-        if k < len(cfg.layers) - 1:
+        if not cfg.is_output(k):
             name = f"layer{k}_randvec.hex"
             if cfg.random_source is RandomSource.ROM:
                 rows, G, P = random_vectors(cfg, k), cfg.groups(k), cfg.lanes
@@ -182,34 +181,37 @@ def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = T
             else:
                 text = _hex_lines([random_start_state(cfg, k, c) for c in range(cfg.n_classes)],
                                   cfg.random_lfsr_bits)
-            (out / name).write_text(text)
+            write_atomic(out / name, text)
             files[f"layer{k}_randvec"] = name
     text = use_readmemh(verilog.convert(dut, name=TOP, emit_src=False, strip_internal_attrs=True), loads)
-    (out / files["verilog"]).write_text(text)
+    write_atomic(out / files["verilog"], text)
     man = manifest(cfg, dut, seed, files)
-    (out / "manifest.json").write_text(json.dumps(man, indent=1) + "\n")
+    write_json_atomic(out / "manifest.json", man)
     return man
 
 
+def _parser() -> ArgParser:
+    p = ArgParser("python -m rtl.generate", __doc__)
+    add_engine_options(p, required=True)
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=0, help="seed of the initial weights (default 0)")
+    p.add_argument("--no-weight-init", action="store_true",
+                   help="no $readmemh for the weight RAMs (ASIC style: load them through the port)")
+    p.add_argument("--init-path", default="",
+                   help="prefix of the .hex names in the Verilog's $readmemh (default: none, i.e. the "
+                        "working directory of the simulator or synthesis tool)")
+    p.add_argument("-o", "--out", required=True, help="output directory")
+    return p
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rtl.generate", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="YAML config path or name in configs/")
-    parser.add_argument("--lanes", type=int, default=None, help="override the config's lanes (P)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
-    parser.add_argument("--no-weight-init", action="store_true",
-                        help="no $readmemh for the weight RAMs (ASIC style: load them through the port)")
-    parser.add_argument("--init-path", default="",
-                        help="prefix of the .hex names in the Verilog's $readmemh (default: none, i.e. the "
-                             "working directory of the simulator or synthesis tool)")
-    parser.add_argument("-o", "--out", required=True, help="output directory")
-    args = parser.parse_args(argv)
-    try:
-        cfg = build_config(args.config, args.lanes)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    man = generate(cfg, Path(args.out), args.seed, not args.no_weight_init, args.init_path)
-    print(f"wrote {Path(args.out) / man['verilog']}: {cfg.name}, P={cfg.lanes}, "
+    return run_cli(_parser(), argv, _main)
+
+
+def _main(args) -> int:
+    cfg = engine_config(args)
+    out = check_output_dir(args.out, "-o")
+    man = generate(cfg, out, args.seed, not args.no_weight_init, args.init_path)
+    print(f"wrote {out / man['verilog']}: {cfg.name}, P={cfg.lanes}, "
           f"{man['cycles']['train']} cycles per training sample, {man['cycles']['inference']} per inference")
     return 0
 

@@ -8,7 +8,6 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwsim.config import EngineConfig
-from hwsim.twins import delta_format
 
 from .activation import ActivationUnit
 from .arith import fit, index_shape, shape_of
@@ -88,7 +87,7 @@ class Layer(wiring.Component):
         self.cfg, self.k = cfg, k
         layer = cfg.layers[k]
         P, G = cfg.lanes, cfg.groups(k)
-        self.hidden = k < len(cfg.layers) - 1
+        self.hidden = not cfg.is_output(k)
         self.depth = G * cfg.n_cols(k)
         self.src_words = -(-layer.n_in // P)
         self.init_words = weight_words(cfg, k, weights)
@@ -119,7 +118,7 @@ class Layer(wiring.Component):
         cfg, k = self.cfg, self.k
         layer = cfg.layers[k]
         P, G, n_cols, n_in = cfg.lanes, cfg.groups(k), cfg.n_cols(k), layer.n_in
-        dfmt = delta_format(cfg, k)
+        dfmt = cfg.delta_format(k)
 
         m.submodules.weights = wmem = memory.Memory(
             shape=data.ArrayLayout(shape_of(layer.weight), P), depth=max(2, self.depth), init=self.init_words)

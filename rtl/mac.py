@@ -7,7 +7,6 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwsim.config import EngineConfig
-from hwsim.twins import bias_input
 
 from .arith import overflow, shape_of
 
@@ -55,7 +54,7 @@ class MacLanes(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        one = bias_input(self.cfg, self.k)
+        one = self.cfg.bias_input(self.k)
         for p in range(self.cfg.lanes):
             w = self.i_weights[p]
             product = Mux(self.i_bias, w * one, w * self.i_act)

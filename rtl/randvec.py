@@ -7,8 +7,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwsim.config import EngineConfig, RandomSource
-from hwsim.params import random_vectors
-from hwsim.twins import random_start_state
+from hwsim.params import random_start_state, random_vectors
 
 from .arith import index_shape
 from .lfsr import Gf2Map, leap_rows, stream_rows
@@ -47,7 +46,7 @@ class RandomVectorGen(wiring.Component):
     """
 
     def __init__(self, cfg: EngineConfig, k: int):
-        if k >= len(cfg.layers) - 1:
+        if k not in cfg.hidden_layers:
             raise ValueError("only hidden layers have DRTP random vectors")
         self.cfg, self.k = cfg, k
         super().__init__({"i_label": In(index_shape(cfg.n_classes)), "i_start": In(1), "i_next": In(1),

@@ -7,7 +7,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwsim.config import EngineConfig
-from hwsim.twins import lane_reset_words
+from hwsim.params import lane_reset_words
 
 from .lfsr import Gf2Map, leap_rows
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hwsim.config import EngineConfig
-from hwsim.formats import ConfigError
 
-__all__ = ["fwd_tail", "UPD_TAIL", "FINISH", "MAX_WORD_BITS", "Phase", "phases", "cycles", "input_beats",
-           "check_buildable", "scaling_formula"]
+__all__ = ["fwd_tail", "UPD_TAIL", "FINISH", "Phase", "phases", "cycles", "input_beats",
+           "scaling_formula"]
 
 
 def fwd_tail(cfg: EngineConfig) -> int:
@@ -25,8 +24,6 @@ UPD_TAIL = 1
 """Update pipeline after the last read is issued: modify and write back (U1)."""
 FINISH = 1
 """The cycle that raises ``done`` before the engine accepts the next sample."""
-MAX_WORD_BITS = 4096
-"""Widest memory word (P lanes x one weight) the generator builds: wider RAMs are not inferred."""
 
 
 @dataclass(frozen=True)
@@ -60,22 +57,3 @@ def cycles(cfg: EngineConfig, train: bool) -> int:
 def scaling_formula() -> str:
     return ("ceil(n_in0/P) + sum_k (1 + train) * ceil(n_out_k/P) * (n_in_k + bias) "
             f"+ (2 + P) * L + train * {UPD_TAIL} * L + {FINISH}   (L = number of layers)")
-
-
-def check_buildable(cfg: EngineConfig) -> None:
-    """Raise a one-sentence :class:`ConfigError` for configs the RTL cannot build."""
-    widest = max(layer.n_out for layer in cfg.layers)
-    if not 1 <= cfg.lanes <= widest:
-        raise ConfigError(f"lanes must be in 1..{widest} for topology {list(cfg.topology)} (each lane "
-                          f"computes one neuron and the widest layer has {widest}), not {cfg.lanes}")
-    for k, layer in enumerate(cfg.layers):
-        if cfg.n_cols(k) < cfg.lanes:
-            raise ConfigError(f"layers[{k}] has {cfg.n_cols(k)} columns (n_in + bias) but {cfg.lanes} lanes; the RTL "
-                              f"post-processes a group's {cfg.lanes} neurons one per cycle while the next group "
-                              f"accumulates, so it needs at least as many columns as lanes: use at most "
-                              f"{cfg.n_cols(k)} lanes")
-        bits = cfg.lanes * layer.weight.width
-        if bits > MAX_WORD_BITS:
-            raise ConfigError(f"layers[{k}].weight.format {layer.weight} with {cfg.lanes} lanes makes a "
-                              f"{bits}-bit weight-memory word; the RTL builds words of at most "
-                              f"{MAX_WORD_BITS} bits, so use fewer lanes or narrower weights")

@@ -7,8 +7,6 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwsim.config import EngineConfig, UpdateRule
-from hwsim.formats import Rounding
-from hwsim.twins import bias_input, delta_format
 
 from .arith import overflow, shape_of, shift_round, sign
 
@@ -33,7 +31,7 @@ class UpdateLanes(wiring.Component):
     -----
     i_weights : In(ArrayLayout(shape_of(weight), P))
         The word read from the weight memory.
-    i_deltas : In(ArrayLayout(shape_of(delta_format(cfg, k)), P))
+    i_deltas : In(ArrayLayout(shape_of(cfg.delta_format(k)), P))
         The lanes' modulatory signals (0 for padding lanes, which then keep their weight).
     i_act : In(shape_of(in_format(k)))
         The column's input, broadcast to every lane.
@@ -49,12 +47,11 @@ class UpdateLanes(wiring.Component):
         self.cfg, self.k = cfg, k
         layer = cfg.layers[k]
         P = cfg.lanes
-        self.stochastic = (layer.update_rule is UpdateRule.SHIFT and layer.update_rounding is Rounding.STOCH
-                           and cfg.update_drop_bits(k) > 0)
+        self.stochastic = cfg.update_is_stochastic(k)
         weights = data.ArrayLayout(shape_of(layer.weight), P)
         members = {
             "i_weights": In(weights),
-            "i_deltas": In(data.ArrayLayout(shape_of(delta_format(cfg, k)), P)),
+            "i_deltas": In(data.ArrayLayout(shape_of(cfg.delta_format(k)), P)),
             "i_act": In(shape_of(cfg.in_format(k))), "i_bias": In(1),
             "o_weights": Out(weights),
         }
@@ -66,7 +63,7 @@ class UpdateLanes(wiring.Component):
         m = Module()
         cfg, k = self.cfg, self.k
         layer = cfg.layers[k]
-        one = bias_input(cfg, k)
+        one = cfg.bias_input(k)
         drop = cfg.update_drop_bits(k)
         if layer.update_rule is UpdateRule.SIGN:
             a_sign = Mux(self.i_bias, Const(1 if one else 0, 2).as_signed(), sign(self.i_act))

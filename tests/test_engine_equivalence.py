@@ -8,13 +8,15 @@ widths to where 64-bit arithmetic itself would overflow.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from hwsim.config import config_for_bits, config_from_dict, load_config
-from hwsim.engine import Engine
+from hwsim.fast import Engine
 from hwsim.formats import ConfigError
-from hwsim.kernels import DOTS_MAX_PAD
+from hwsim.fast.plan import DOTS_MAX_PAD
 from hwsim.params import initial_weights
 from hwsim.reference import ReferenceEngine
 
@@ -79,7 +81,7 @@ def random_config(seed: int):
     d = {
         "name": f"random-{seed}",
         "topology": topo,
-        "lanes": int(rng.integers(1, 9)),
+        "lanes": int(rng.integers(1, 9)),   # capped below at what the RTL builds for the topology
         "bias": bool(rng.integers(0, 4) > 0),
         "input": _fd(rng, in_text),
         "layers": layers,
@@ -88,7 +90,9 @@ def random_config(seed: int):
         "stochastic_rng": {"lfsr_bits": rng_bits, "seed": int(rng.integers(1, 1 << rng_bits))},
         "init": {"kind": "uniform", "scale": float(rng.choice([0.5, 1.0, 3.0, 8.0]))},
     }
-    return config_from_dict(d, origin=f"random-{seed}")
+    lanes = d.pop("lanes")
+    cfg = config_from_dict(d, origin=f"random-{seed}")
+    return cfg.with_lanes(min(lanes, cfg.max_lanes()), f"random-{seed}.lanes")
 
 
 def random_inputs(cfg, n: int, seed: int, zero_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -201,7 +205,7 @@ def test_random_config_long(seed):
 
 def test_sweep_covers_the_options():
     """The random configs exercise every option the engine has (so the sweep means something)."""
-    from hwsim.kernels import plan_layer
+    from hwsim.fast.plan import plan_layer
     seen = set()
     for seed in FAST_SEEDS + SLOW_SEEDS:
         cfg = random_config(seed)
@@ -236,10 +240,12 @@ def _edge_config(name: str, input_fmt: str, hidden: dict, out: dict, rng_bits=16
     for base, new in ((base_h, hidden), (base_o, out)):
         for key, value in new.items():
             base[key] = {**base.get(key, {}), **value}
-    d = {"name": name, "topology": [9, 7, 4], "lanes": lanes, "input": {"format": input_fmt},
+    d = {"name": name, "topology": [9, 7, 4], "input": {"format": input_fmt},
          "layers": [base_h, base_o], "stochastic_rng": {"lfsr_bits": rng_bits, "seed": 5},
          "init": {"kind": "uniform", "scale": 4.0}}
-    return config_from_dict(d, origin=name)
+    # lanes past the RTL's limit (more lanes than neurons) are a model-only edge: the loader refuses
+    # them, the fast model and the reference still define them
+    return dataclasses.replace(config_from_dict(d, origin=name), lanes=lanes)
 
 
 EDGE_CONFIGS = {
@@ -337,7 +343,8 @@ def test_paper_size_traces(rule):
     x, labels = random_inputs(cfg, 3, 5, zero_fraction=0.8)
     fast, ref = Engine(cfg, weights, rng_word=123_456), ReferenceEngine(cfg, weights, rng_word=123_456)
     for s in range(3):
-        diff = first_trace_difference(fast.trace(x[s], int(labels[s])), ref.run(x[s], int(labels[s])))
+        diff = first_trace_difference(fast.trace(x[s], int(labels[s]), train=True),
+                                      ref.run(x[s], int(labels[s]), train=True))
         assert diff is None, f"sample {s}: {diff}"
     assert first_weight_difference(fast.weights(), ref.weights()) is None
     assert fast.rng_word == ref.rng_word
@@ -370,3 +377,20 @@ def test_engine_is_independent_of_its_inputs():
     assert first_weight_difference(b.weights(), w) is None
     assert first_weight_difference(a.weights(), w) is not None
     assert b.rng_word == 0 and a.rng_word == 20 * sum(cfg.words_per_update(k) for k in range(2))
+
+
+def test_trace_is_a_read_unless_asked_to_train():
+    """trace() by default leaves weights and word counter alone and records what the reference does."""
+    cfg = load_config("small")
+    w = initial_weights(cfg, 0)
+    fast, ref = Engine(cfg, w, rng_word=77), ReferenceEngine(cfg, w, rng_word=77)
+    x, labels = random_inputs(cfg, 3, 2)
+    for s in range(3):
+        diff = first_trace_difference(fast.trace(x[s], int(labels[s])), ref.run(x[s], int(labels[s]), train=False))
+        assert diff is None, f"sample {s}: {diff}"
+        assert first_weight_difference(fast.weights(), w) is None, "trace() changed the weights"
+        assert fast.rng_word == 77, "trace() advanced the word counter"
+    fast.trace(x[0], int(labels[0]), train=True)
+    ref.run(x[0], int(labels[0]), train=True)
+    assert first_weight_difference(fast.weights(), ref.weights()) is None
+    assert fast.rng_word == ref.rng_word > 77

@@ -1,4 +1,4 @@
-"""The explicit-vector full-row updates (hwsim.row_simd) against the reference and the numba loop.
+"""The explicit-vector full-row updates (hwsim.fast.row_simd) against the reference and the numba loop.
 
 They are taken by inputs-major hidden layers with a ternary update: non-stochastic (sign rule or
 a rounded shift) when the dW table has the weights' storage type and the padded lanes are a
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from hwsim.config import config_for_bits, config_from_dict
-from hwsim.engine import Engine, compiled_kernels
+from hwsim.fast import Engine, compiled_kernels
 from hwsim.params import initial_weights
-from hwsim.update_kernels import rows_simd_applies, stoch_simd_applies, ternary_table
+from hwsim.fast.update import rows_simd_applies, stoch_simd_applies, ternary_table
 
 from test_engine_equivalence import check_equivalent, first_weight_difference, random_inputs
 

@@ -1,4 +1,4 @@
-"""The VNNI forward path (hwsim.vnni) against the reference and against the portable path.
+"""The VNNI forward path (hwsim.fast.vnni) against the reference and against the portable path.
 
 It is taken only for inputs-major layers of unsigned 8-bit inputs, 8-bit weights and int32
 order-free accumulators whose padded lane count is a multiple of 64; these configs are built to
@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwsim import vnni
+from hwsim.fast import vnni
 from hwsim.config import config_for_bits, config_from_dict
-from hwsim.engine import Engine, compiled_kernels
+from hwsim.fast import Engine, compiled_kernels
 from hwsim.params import initial_weights
 from hwsim.reference import ReferenceEngine
 

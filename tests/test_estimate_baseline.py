@@ -15,13 +15,6 @@ MODEL_METRICS = ("energy_nj", "model.", "sram_bits", "cycles.")
 PAPER = "paper-784-500-10@8"
 
 
-def _need_yosys() -> None:
-    try:
-        synth.yosys_bin()
-    except synth.FlowError as exc:
-        pytest.skip(str(exc))
-
-
 def test_small_model_matches_baseline():
     base = load_baseline("small")
     cfg = load_config("small")
@@ -41,19 +34,19 @@ def test_check_baseline_reports_regressions():
 
 
 @pytest.mark.slow
-def test_small_synthesis_matches_baseline(tmp_path):
-    _need_yosys()
+def test_small_synthesis_matches_baseline(tmp_path, need_tool):
+    need_tool("yosys")
+    need_tool("nextpnr-ecp5")
     cfg = load_config("small")
-    steps = ("gates", "ecp5", "fmax") if synth.nextpnr_ecp5_bin() else ("gates", "ecp5")
-    res = estimate(cfg, run_synthesis(cfg, tmp_path / "small", steps))
-    prefixes = ("synth.", "ecp5.") + (("fmax.",) if "fmax" in steps else ())
+    res = estimate(cfg, run_synthesis(cfg, tmp_path / "small", ("gates", "ecp5", "fmax")))
+    prefixes = ("synth.", "ecp5.", "fmax.")
     assert check_baseline(res, load_baseline("small"), prefixes) == []
 
 
 @pytest.mark.slow
-def test_small_ice40_matches_baseline(tmp_path):
+def test_small_ice40_matches_baseline(tmp_path, need_tool):
     """synth_ice40 of the small engine (~20 s): LUT4, FF, EBR and MAC16 counts."""
-    _need_yosys()
+    need_tool("yosys")
     cfg = load_config("small")
     res = estimate(cfg, run_synthesis(cfg, tmp_path / "small", ("ice40",)))
     assert res["ice40"]["fits"] == [p for p, cap in synth.ICE40_DEVICES.items()
@@ -70,10 +63,10 @@ def test_paper_model_matches_baseline():
 
 
 @pytest.mark.slow
-def test_paper_synthesis_matches_baseline(tmp_path):
+def test_paper_synthesis_matches_baseline(tmp_path, need_tool):
     """Generic gates + synth_ecp5 of 784-500-10 (~3-5 min on 2 shared cores); place and route (~11 min,
     Fmax in the baseline file) is left to ``python -m rtl.estimate --synth --config paper-784-500-10@8``."""
-    _need_yosys()
+    need_tool("yosys")
     cfg = variant(PAPER)
     res = estimate(cfg, run_synthesis(cfg, tmp_path / "paper", ("gates", "ecp5")))
     assert check_baseline(res, load_baseline(PAPER), ("synth.", "ecp5.")) == []

@@ -16,7 +16,7 @@ from golden.generate import GENERATOR_VERSION, generate
 from golden.reader import open_golden
 from hwsim.config import load_config
 from hwsim.datasets import load_dataset, quantize_inputs
-from hwsim.engine import Engine
+from hwsim.fast import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "golden" / "small"
@@ -253,7 +253,20 @@ def test_newer_format_version(copy):
     meta = json.loads((copy / "meta.json").read_text())
     meta["format_version"] = 99
     (copy / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(GoldenError, match="has format version 99, but this reader understands version 2"):
+    with pytest.raises(GoldenError, match="has format version 99, but this reader understands version 3"):
+        open_golden(copy)
+
+
+def test_edited_config_yaml(copy):
+    """config.yaml is what rtl.generate reads: an edit after generation must not go unnoticed."""
+    (copy / "config.yaml").write_text((copy / "config.yaml").read_text().replace("lanes: 4", "lanes: 8"))
+    with pytest.raises(GoldenError, match=r"config.yaml fails its checksum: it changed after generation"):
+        open_golden(copy)
+
+
+def test_missing_config_yaml(copy):
+    (copy / "config.yaml").unlink()
+    with pytest.raises(GoldenError, match=r"config.yaml is missing"):
         open_golden(copy)
 
 

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from bench import PORT_NAMES, Checker, EnginePorts, EngineTB, ManifestError  # cocotb_tests/, on pytest's pythonpath
+
+from golden.reader import open_golden
+from hwsim.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "cocotb_tests"))
-
-from bench import PORT_NAMES, Checker, EnginePorts, EngineTB, ManifestError  # noqa: E402
-
-from golden.reader import open_golden  # noqa: E402
-from hwsim.config import load_config  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -5,19 +5,15 @@ The same checks run from the command line as ``python -m rtl.flows BUILD_DIR``.
 
 from __future__ import annotations
 
-import shutil
+import json
 
 import pytest
 
 from rtl import flows
 from rtl.generate import build_config, generate
+from rtl.tools import run
 
 CONFIGS = [("small", None), ("paper-784-500-10", 16)]
-
-
-def need(tool: str | None, name: str):
-    if tool is None:
-        pytest.skip(f"{name} is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +29,9 @@ def builds(tmp_path_factory):
     return get
 
 
-def test_small_is_verilog2005_and_lint_clean(builds):
-    need(shutil.which("iverilog"), "iverilog")
-    need(flows.verilator_bin(), "verilator")
+def test_small_is_verilog2005_and_lint_clean(builds, need_tool):
+    need_tool("iverilog")
+    need_tool("verilator")
     res = flows.run_all(builds("small", None), steps=("verilog2005", "lint"))
     assert res["verilog2005"]["ok"]
     assert res["lint"]["ok"], res["lint"]["warnings"][:5]
@@ -43,10 +39,10 @@ def test_small_is_verilog2005_and_lint_clean(builds):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,lanes", CONFIGS, ids=[c[0] for c in CONFIGS])
-def test_lint_synth_and_block_ram(builds, name, lanes):
-    need(shutil.which("iverilog"), "iverilog")
-    need(flows.verilator_bin(), "verilator")
-    need(flows.yosys_bin(), "yosys")
+def test_lint_synth_and_block_ram(builds, name, lanes, need_tool):
+    need_tool("iverilog")
+    need_tool("verilator")
+    need_tool("yosys")
     res = flows.run_all(builds(name, lanes))
     assert res["lint"]["ok"], res["lint"]["warnings"][:5]
     assert res["synth"]["ok"] and res["synth"]["cells_by_type"].get("$mem_v2") == 2  # the two weight RAMs
@@ -78,22 +74,44 @@ endmodule
 """
 
 
-def test_verilog_loads_the_weight_hex_files(builds, tmp_path):
+def test_verilog_loads_the_weight_hex_files(builds, need_tool):
     """The $readmemh'd RAMs hold the .hex words: read a few back through the weight port in Icarus."""
-    import json
-    import subprocess
-    iverilog = shutil.which("iverilog")
-    need(iverilog, "iverilog")
+    iverilog = need_tool("iverilog")
     build = builds("small", None)
     man = json.loads((build / "manifest.json").read_text())
     ports = {p["name"]: p["width"] for p in man["ports"]}
     (build / "tb.v").write_text(TB.format(
         lw=ports["wport__layer"] - 1, aw=ports["wport__addr"] - 1, dw=ports["wport__rdata"] - 1,
         pw=ports["sample__payload"], dwp=ports["wport__wdata"], layers=len(man["layers"])))
-    subprocess.run([iverilog, "-g2005", "-o", "tb.vvp", "tb.v", "drtp_engine.v"], cwd=build, check=True)
-    out = subprocess.run(["vvp", "-n", "tb.vvp"], cwd=build, capture_output=True, text=True, check=True).stdout
+    run(iverilog, ["-g2005", "-o", "tb.vvp", "tb.v", "drtp_engine.v"], build)
+    out = run(iverilog.parent / "vvp", ["-n", "tb.vvp"], build).output
     got = [line.split() for line in out.splitlines() if line[:1].isdigit()]
     assert len(got) == 3 * len(man["layers"])
     for k, a, word in got:
         hex_lines = (build / man["layers"][int(k)]["memories"]["weights"]["init"]).read_text().split()
         assert int(word, 16) == int(hex_lines[int(a)], 16)
+
+
+def _flows_exit(argv) -> int:
+    try:
+        return flows.main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_flows_cli_bad_input_is_one_sentence_exit_2(tmp_path, capsys):
+    assert _flows_exit([str(tmp_path), "--steps", "lint,bogus"]) == 2
+    assert capsys.readouterr().err == ("error: argument --steps: must be a comma-separated subset of "
+                                       "verilog2005,lint,synth,ecp5, not 'bogus' (see --help)\n")
+    assert _flows_exit([str(tmp_path / "nothing")]) == 2
+    assert capsys.readouterr().err == (f"error: {str(tmp_path / 'nothing')!r} has no manifest.json; run python -m "
+                                       f"rtl.generate -o {tmp_path / 'nothing'} first\n")
+
+
+def test_flows_cli_prints_each_step_and_writes_flows_json(builds, need_tool, capsys):
+    need_tool("iverilog")
+    build = builds("small", None)
+    assert flows.main([str(build), "--steps", "verilog2005"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"{build}: verilog2005 ..." and err[1].startswith(f"{build}: verilog2005 done in ")
+    assert json.loads((build / "flows.json").read_text())["verilog2005"] == {"ok": True}

@@ -56,7 +56,7 @@ def test_invalid_config_content(tmp_path):
 @pytest.mark.parametrize("lanes", [0, 33, -1])
 def test_lanes_outside_what_the_design_needs(tmp_path, lanes):
     proc = run_cli("--config", "configs/small.yaml", "--lanes", str(lanes), "-o", str(tmp_path))
-    assert_one_sentence(proc, f"error: lanes must be in 1..32 for topology [64, 32, 10] (each lane computes one "
+    assert_one_sentence(proc, f"error: --lanes must be in 1..32 for topology [64, 32, 10] (each lane computes one "
                               f"neuron and the widest layer has 32), not {lanes}")
 
 
@@ -69,7 +69,7 @@ def test_formats_the_rtl_cannot_build(tmp_path):
     path = tmp_path / "wide.yaml"
     path.write_text(yaml.safe_dump(d))
     assert_one_sentence(run_cli("--config", str(path), "-o", str(tmp_path)),
-                        "error: layers[0].weight.format s8.24 with 256 lanes makes a 8192-bit weight-memory "
+                        "error: wide.layers[0].weight.format s8.24 with 256 lanes makes a 8192-bit weight-memory "
                         "word; the RTL builds words of at most 4096 bits, so use fewer lanes or narrower weights")
 
 
@@ -80,7 +80,7 @@ def test_layers_with_fewer_columns_than_lanes(tmp_path):
     path = tmp_path / "narrow.yaml"
     path.write_text(yaml.safe_dump(d))
     assert_one_sentence(run_cli("--config", str(path), "-o", str(tmp_path)),
-                        "error: layers[0] has 5 columns (n_in + bias) but 8 lanes; the RTL post-processes a "
+                        "error: narrow.layers[0] has 5 columns (n_in + bias) but 8 lanes; the RTL post-processes a "
                         "group's 8 neurons one per cycle while the next group accumulates, so it needs at least "
                         "as many columns as lanes: use at most 5 lanes")
 

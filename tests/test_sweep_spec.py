@@ -167,7 +167,7 @@ def test_configs_with_one_float_view_train_the_same_float_twin():
     must give the float twin identical results (else sharing would be wrong)."""
     from hwsim.config import config_from_dict
     from hwsim.datasets import load_dataset
-    from hwsim.training import train_run
+    from hwsim.train_loop import train_run
 
     points = expand(_spec({"weight_bits": [3], "update_rounding": ["trn"], "update_rule": ["sign"],
                            "act_bits": [4]}, float_baseline=False))

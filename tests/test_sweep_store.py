@@ -114,7 +114,7 @@ def test_reports_table_csv_plot(tmp_path):
     points = expand(spec)
     store = ResultStore(tmp_path)
     run_points(points, store, InlineBackend(), progress=False)
-    groups, table = write_reports(spec, points, store.finished(p.id for p in points), tmp_path)
+    groups, table, _ = write_reports(spec, points, store.finished(p.id for p in points), tmp_path)
     lines = table.splitlines()
     assert lines[0] == "| run | weight_bits | seeds | test acc % (mean ± std) | train acc % (mean ± std) | wall s/run |"
     assert lines[2] == "| float DRTP | any | 2 | 80.50 ± 0.71 | 80.50 ± 0.71 | 0.5 |"   # sample std of 80, 81
@@ -137,7 +137,7 @@ def test_cost_slot_adds_columns_and_pareto(tmp_path):
     cost_mod.set_cost_estimator(lambda cfg: {"weight_bits_total": float(sum(
         l.weight.width * l.n_in * l.n_out for l in cfg.layers))})
     try:
-        groups, table = write_reports(spec, points, store.finished(p.id for p in points), tmp_path)
+        groups, table, _ = write_reports(spec, points, store.finished(p.id for p in points), tmp_path)
     finally:
         cost_mod.set_cost_estimator(None)
     assert "weight_bits_total" in table.splitlines()[0]
@@ -150,7 +150,8 @@ def test_float_baselines_named_by_the_knobs_they_serve(tmp_path):
     points = expand(spec)
     store = ResultStore(tmp_path)
     run_points(points, store, InlineBackend(), progress=False)
-    _, table = write_reports(spec, points, store.finished(p.id for p in points), tmp_path, plots=False)
+    _, table, plots = write_reports(spec, points, store.finished(p.id for p in points), tmp_path, plots=False)
+    assert plots == []
     lines = table.splitlines()
     assert [line.split(" | ")[:3] for line in lines[2:4]] == [["| float DRTP", "any", "9"],
                                                              ["| float DRTP", "any", "11"]]

@@ -14,10 +14,10 @@ Rerunning the same command skips the runs already finished under --out (resumabl
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from ..cli import SEED_MAX, ArgParser, int_in, run_cli
 from ..formats import ConfigError
 from .algorithms import ALGORITHMS, SCALINGS
 from .losses import LOSSES
@@ -28,14 +28,8 @@ from .runner import PRESETS, Grid, expand, grid_from_preset, load_records, pendi
 __all__ = ["main"]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one sentence, exit 2, no usage wall
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
-def _parse_args(argv):
-    p = _Parser(prog="python -m hwsim.paper", description=__doc__.split("\n")[0],
-                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
+def _parser() -> ArgParser:
+    p = ArgParser("python -m hwsim.paper", __doc__)
     p.add_argument("--preset", help=f"a ready grid: {', '.join(PRESETS)}")
     p.add_argument("--tasks", help="comma list: regression, classification, mnist5k, digits8x8, mnist, "
                                    "fashion-mnist, cifar10")
@@ -58,17 +52,17 @@ def _parse_args(argv):
     p.add_argument("--freeze-conv", action="store_true", default=None, help="keep conv layers fixed random")
     p.add_argument("--train-conv", action="store_false", dest="freeze_conv", help="train conv layers")
     p.add_argument("--angle-every", type=int, help="measure angles to BP every N batches (0: off)")
-    p.add_argument("--seed", type=int, help="base seed (default 0)")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), help="base seed (default 0)")
     p.add_argument("--eval-train", type=int, help="training-set metrics on the first N examples (default all)")
     p.add_argument("--data-dir", help="directory of mnist / fashion-mnist / cifar10 files")
     p.add_argument("--out", help="results directory (default results/paper/<preset or 'custom'>)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
+    p.add_argument("--jobs", type=int_in(1), default=1, help="parallel worker processes (default 1)")
     p.add_argument("--reverse", action="store_true",
                    help="run the grid last run first (a second grid sharing --out then meets the first halfway)")
     p.add_argument("--report-only", action="store_true", help="only write the table and figures of finished runs")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return p.parse_args(argv)
+    return p
 
 
 def _list(text: str, what: str) -> list[str]:
@@ -133,34 +127,34 @@ def build_grid(args) -> tuple[Grid, str]:
     return grid, name
 
 
+def _interrupted(args) -> str:
+    return "interrupted: finished runs are kept; rerun the same command to resume"
+
+
 def main(argv=None) -> int:
-    args = _parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        if args.jobs < 1:
-            raise ConfigError(f"--jobs must be an integer >= 1, not {args.jobs}")
-        if args.report_only and not (args.preset or args.tasks):
-            grid, specs = None, None
-            out = Path(args.out or "results/paper/custom")
-        else:
-            grid, name = build_grid(args)
-            specs = expand(grid)
-            out = Path(args.out or f"results/paper/{name}")
-        if specs is not None and not args.report_only:
-            todo = len(pending(specs, out))
-            print(f"{len(specs)} runs in the grid, {len(specs) - todo} already finished under {out}", flush=True)
-            run_grid(specs[::-1] if args.reverse else specs, out, args.data_dir, args.jobs,
-                     progress=not args.no_progress)
-        records = load_records(out, specs)
-        if not records:
-            raise ConfigError(f"no finished runs under {str(out)!r}")
-        from .report import write_outputs
-        text, files = write_outputs(records, out, figures=not args.no_figures)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished runs are kept; rerun the same command to resume", file=sys.stderr)
-        return 130
+    return run_cli(_parser(), argv, _main, interrupted=_interrupted)
+
+
+def _main(args) -> int:
+    from ..fileio import check_output_dir
+    if args.report_only and not (args.preset or args.tasks):
+        grid, specs = None, None
+        out = Path(args.out or "results/paper/custom")
+    else:
+        grid, name = build_grid(args)
+        specs = expand(grid)
+        out = Path(args.out or f"results/paper/{name}")
+    check_output_dir(out, "--out")
+    if specs is not None and not args.report_only:
+        todo = len(pending(specs, out))
+        print(f"{len(specs)} runs in the grid, {len(specs) - todo} already finished under {out}", flush=True)
+        run_grid(specs[::-1] if args.reverse else specs, out, args.data_dir, args.jobs,
+                 progress=not args.no_progress)
+    records = load_records(out, specs)
+    if not records:
+        raise ConfigError(f"no finished runs under {str(out)!r}")
+    from .report import write_outputs
+    text, files = write_outputs(records, out, figures=not args.no_figures)
     print(text)
     print(f"wrote {len(files)} files under {out}")
     return 0

@@ -7,13 +7,14 @@ loss) of each trial averaged over its last 10 epochs, then mean +- sample std ov
 from __future__ import annotations
 
 import csv
+import io
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from ..fileio import save_figure_atomic, write_atomic, write_json_atomic
 from .algorithms import ALGORITHMS
-from .runner import write_json_atomic
 
 __all__ = ["summarize", "format_table", "format_angles", "format_claims", "write_outputs", "plot_curves",
            "plot_angles", "LAST"]
@@ -195,7 +196,7 @@ def plot_curves(records: list[dict], out: Path) -> list[Path]:
         fig.suptitle(f"{task} {topo} (mean over trials)")
         fig.tight_layout()
         p = Path(out) / f"curves_{task}_{topo}.png"
-        fig.savefig(p, dpi=110)
+        save_figure_atomic(fig, p, dpi=110)
         plt.close(fig)
         paths.append(p)
     return paths
@@ -237,7 +238,7 @@ def plot_angles(records: list[dict], out: Path) -> list[Path]:
         fig.suptitle(f"{task} {topo}: alignment with BP")
         fig.tight_layout()
         p = Path(out) / f"angles_{task}_{topo}.png"
-        fig.savefig(p, dpi=110)
+        save_figure_atomic(fig, p, dpi=110)
         plt.close(fig)
         paths.append(p)
     return paths
@@ -252,28 +253,30 @@ def write_outputs(records: list[dict], out: Path, figures: bool = True) -> tuple
     write_json_atomic(out / "summary.json", rows)
     files.append(out / "summary.json")
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(out / "summary.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        w.writerows(rows)
+    f = io.StringIO(newline="")
+    w = csv.DictWriter(f, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(out / "summary.csv", f.getvalue())
     files.append(out / "summary.csv")
-    with open(out / "epochs.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["task", "topology", "algorithm", "trial", "epoch", "train_loss", "train_err", "test_loss",
-                    "test_err", "seconds", "layer", "angle_signal", "angle_update"])
-        for r in records:
-            s = r["spec"]
-            for e in r["epochs"]:
-                base = [s["task"], s["topology"], s["algorithm"], s["trial"], e["epoch"], e["train_loss"],
-                        e["train_err"], e["test_loss"], e["test_err"], e["seconds"]]
-                angles = e.get("angles") or {"": [None, None]}
-                for k, (sa, ua) in angles.items():
-                    w.writerow(base + [k, sa, ua])
+    f = io.StringIO(newline="")
+    w = csv.writer(f)
+    w.writerow(["task", "topology", "algorithm", "trial", "epoch", "train_loss", "train_err", "test_loss",
+                "test_err", "seconds", "layer", "angle_signal", "angle_update"])
+    for r in records:
+        s = r["spec"]
+        for e in r["epochs"]:
+            base = [s["task"], s["topology"], s["algorithm"], s["trial"], e["epoch"], e["train_loss"],
+                    e["train_err"], e["test_loss"], e["test_err"], e["seconds"]]
+            angles = e.get("angles") or {"": [None, None]}
+            for k, (sa, ua) in angles.items():
+                w.writerow(base + [k, sa, ua])
+    write_atomic(out / "epochs.csv", f.getvalue())
     files.append(out / "epochs.csv")
     if figures:
         files += plot_curves(records, out)
         files += plot_angles(records, out)
     text = format_table(rows) + "\n\n" + format_angles(rows) + "\n\n" + format_claims(rows)
-    (out / "table.txt").write_text(text + "\n")
+    write_atomic(out / "table.txt", text + "\n")
     files.append(out / "table.txt")
     return text, files

@@ -12,15 +12,16 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..cli import progress_bar
+from ..fileio import write_json_atomic
 from ..formats import ConfigError
 from .algorithms import ALGORITHMS
 from .data import TASKS, load_task
 from .data.arrays import SYNTHETIC
 from .trainer import RunSpec, check_fit, run
-from ..training import write_atomic
 
 __all__ = ["PRESETS", "DEFAULT_LR", "Grid", "grid_from_preset", "expand", "pending", "run_grid",
-           "write_json_atomic", "load_records"]
+           "load_records"]
 
 FA_FAMILY = ("fa", "dfa", "sdfa", "drtp")
 
@@ -111,11 +112,6 @@ def expand(grid: Grid) -> list[RunSpec]:
     return specs
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """Write JSON so a reader never sees half a file (the kit's one atomic writer)."""
-    write_atomic(path, json.dumps(obj, indent=1).encode())
-
-
 def run_path(out: Path, spec: RunSpec) -> Path:
     return Path(out) / "runs" / f"{spec.key()}.json"
 
@@ -152,11 +148,8 @@ def _worker(spec: RunSpec, data_dir, out: str, progress: bool) -> str:
     from threadpoolctl import threadpool_limits
     with threadpool_limits(1):
         data = load_task(spec.task, data_dir, seed=spec.seed)
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=spec.epochs * len(data.x_train), unit="ex", leave=False, dynamic_ncols=True,
-                       desc=f"{spec.task} {spec.topology} {spec.algorithm} t{spec.trial}", position=1)
+        bar = progress_bar(progress, total=spec.epochs * len(data.x_train), unit="ex", leave=False,
+                           desc=f"{spec.task} {spec.topology} {spec.algorithm} t{spec.trial}", position=1)
         try:
             record = run(spec, data, bar=bar)
         finally:
@@ -172,11 +165,8 @@ def run_grid(specs: list[RunSpec], out: Path, data_dir=None, jobs: int = 1, prog
     if not todo:
         return 0
     _check_data(todo, data_dir)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", dynamic_ncols=True,
-                   desc="grid", position=0)
+    bar = progress_bar(progress, total=len(specs), initial=len(specs) - len(todo), unit="run", desc="grid",
+                       position=0)
     try:
         if jobs <= 1:
             for spec in todo:

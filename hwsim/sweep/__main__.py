@@ -14,26 +14,19 @@ results are written as each point ends, so an interrupted sweep loses only the r
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import yaml
 
-from ..formats import ConfigError
+from ..cli import ArgParser, int_in, run_cli
 
 __all__ = ["main"]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one sentence, exit 2, no usage wall
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
-def _parse_args(argv):
-    p = _Parser(prog="python -m hwsim.sweep", description=__doc__.split("\n")[0],
-                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n", 2)[2])
+def _parser() -> ArgParser:
+    p = ArgParser("python -m hwsim.sweep", __doc__)
     p.add_argument("spec", nargs="?", help="sweep spec YAML (a path, or a name in configs/sweeps/)")
     g = p.add_argument_group("what to sweep (these override the spec file)")
     g.add_argument("--grid", action="append", default=[], metavar="KNOB=VALUES",
@@ -52,7 +45,7 @@ def _parse_args(argv):
     g.add_argument("--float-only", action="store_true", help="run only the float DRTP twin")
     r = p.add_argument_group("how to run")
     r.add_argument("--out", help="results folder (default results/sweeps/<name>)")
-    r.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    r.add_argument("--workers", type=int_in(1), help="worker processes (default: one per core)")
     r.add_argument("--backend", choices=("dask", "local"), default="dask",
                    help="dask (LocalCluster, or --scheduler) or a plain local process pool")
     r.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786")
@@ -62,7 +55,7 @@ def _parse_args(argv):
     r.add_argument("--dry-run", action="store_true", help="validate and list the points, run nothing")
     r.add_argument("--report-only", action="store_true", help="rewrite the reports from finished points")
     r.add_argument("--list-knobs", action="store_true", help="list the knobs and exit")
-    return p.parse_args(argv)
+    return p
 
 
 def _raw_spec(args) -> tuple[dict, str, str | None]:
@@ -94,10 +87,15 @@ def _raw_spec(args) -> tuple[dict, str, str | None]:
             d["base"] = base
     if args.grid:
         grid = d.get("grid") if isinstance(d.get("grid"), dict) else {}
+        given = set()
         for item in args.grid:
             knob, sep, values = item.partition("=")
             if not sep or not knob.strip():
                 raise SweepError(f"--grid takes KNOB=VALUES like weight_bits=2,4,8, not {item!r}")
+            if knob.strip() in given:
+                raise SweepError(f"--grid names the knob {knob.strip()!r} twice; give all its values in one "
+                                 f"--grid {knob.strip()}=A,B,...")
+            given.add(knob.strip())
             grid[knob.strip()] = values
         d["grid"] = grid
     for key in ("seeds", "epochs"):
@@ -122,21 +120,17 @@ def _local_cpu() -> float:
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
+def _interrupted(args) -> str:
+    out = getattr(args, "_out", None)
+    return f"interrupted: finished points are saved{f' in {out}' if out else ''}; rerun the same command to resume"
+
+
 def main(argv=None) -> int:
-    args = _parse_args(argv)
-    try:
-        return _main(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        out = getattr(args, "_out", None)
-        print(f"\ninterrupted: finished points are saved{f' in {out}' if out else ''}; "
-              f"rerun the same command to resume", file=sys.stderr)
-        return 130
+    return run_cli(_parser(), argv, _main, interrupted=_interrupted)
 
 
 def _main(args) -> int:
+    from ..fileio import check_output_dir
     from .knobs import KNOBS, SweepError
     from .spec import expand, spec_from_dict
 
@@ -146,8 +140,6 @@ def _main(args) -> int:
         print(f"{'a.dotted.path':<20} {'dict':<7} any field of the config dict, e.g. layers.*.update.shift "
               f"(* = every layer)")
         return 0
-    if args.workers is not None and args.workers < 1:
-        raise SweepError(f"--workers must be at least 1, not {args.workers}")
     if args.no_float and args.float_only:
         raise SweepError("--no-float and --float-only exclude each other; keep one")
     if args.cost:
@@ -158,6 +150,8 @@ def _main(args) -> int:
     points = expand(spec)
     out = Path(args.out) if args.out else Path("results") / "sweeps" / spec.name
     args._out = out
+    if not args.dry_run:
+        check_output_dir(out, "--out")
     n_float = sum(p.mode == "float" for p in points)
     grid_text = " x ".join(f"{k}[{len(v)}]" for k, v in spec.grid) or "base config"
     print(f"sweep {spec.name}: {grid_text} x {len(spec.seeds)} seeds = {len(points) - n_float} engine runs"
@@ -168,7 +162,7 @@ def _main(args) -> int:
             print(f"  {p.id}  {p.label()}")
         return 0
 
-    from ..training import write_atomic
+    from ..fileio import write_atomic
     from .report import write_reports
     from .runner import make_backend, run_points
     from .store import ResultStore
@@ -176,7 +170,7 @@ def _main(args) -> int:
     store = ResultStore(out)
     store.lock()
     try:
-        write_atomic(out / "sweep.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False).encode())
+        write_atomic(out / "sweep.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
         stats = None
         pending = len(points) - len(store.finished(p.id for p in points))
         if not args.report_only and not pending:
@@ -192,7 +186,7 @@ def _main(args) -> int:
                 raise
             backend.close()
         records = store.finished(p.id for p in points)
-        groups, table = write_reports(spec, points, records, out, plots=not args.no_plots)
+        groups, table, plots = write_reports(spec, points, records, out, plots=not args.no_plots)
         print(table, end="")
         if stats is not None:
             print(f"ran {stats.done} points ({stats.skipped} already finished, {len(stats.failed)} failed) in "
@@ -204,7 +198,7 @@ def _main(args) -> int:
                   f"rerun the same command to retry them", file=sys.stderr)
             return 1
         print(f"reports: {out}/summary.md, results.csv, results.json"
-              f"{', plots/' if not args.no_plots else ''}")
+              + (f", {len(plots)} plot{'s' if len(plots) > 1 else ''} in plots/" if plots else ""))
         return 0
     finally:
         store.unlock()

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..config import MAX_NEURONS, Activation, ErrorSignal, UpdateRule
+from ..config import MAX_LANES, MAX_NEURONS, Activation, ErrorSignal, UpdateRule
 from ..datasets import DATASETS
 from ..formats import ConfigError, Rounding, parse_format
 
@@ -235,7 +235,7 @@ KNOBS: dict[str, Knob] = {k.name: k for k in [
          _sizes_parser("topology", 2, "784-100-10")),
     Knob("dataset", "data set name", "recipe", _dataset_parse),
     Knob("lanes", "parallel MAC lanes P (changes the random-word layout)", "recipe",
-         _int_parser("lanes", 1, 256), numeric=True),
+         _int_parser("lanes", 1, MAX_LANES), numeric=True),
     # run
     Knob("seed", "weight init and shuffling seed (same as `seeds`)", "run", _int_parser("seed", 0, 2**32 - 1),
          numeric=True),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..training import write_atomic, write_json_atomic
+from ..fileio import save_figure_atomic, write_atomic, write_json_atomic
 from .cost import hardware_cost
 from .spec import Point, SweepSpec
 
@@ -215,10 +215,8 @@ def plot_knob(spec: SweepSpec, groups: list[Group], knob: str, path: Path, title
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    save_figure_atomic(fig, path)
     plt.close(fig)
-    write_atomic(path, buf.getvalue())
 
 
 def _pareto(points: list[tuple[float, float]]) -> list[int]:
@@ -253,15 +251,13 @@ def plot_pareto(groups: list[Group], metric: str, path: Path, title: str) -> Non
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    save_figure_atomic(fig, path)
     plt.close(fig)
-    write_atomic(path, buf.getvalue())
 
 
 def write_reports(spec: SweepSpec, points: list[Point], records: dict[str, dict], out: Path,
-                  plots: bool = True) -> tuple[list[Group], str]:
-    """Write every report file to ``out``; returns the groups and the Markdown table."""
+                  plots: bool = True) -> tuple[list[Group], str, list[Path]]:
+    """Write every report file to ``out``; returns the groups, the Markdown table and the plots written."""
     out = Path(out)
     rows = point_rows(points, records)
     groups = summarize(spec, rows)
@@ -274,15 +270,18 @@ def write_reports(spec: SweepSpec, points: list[Point], records: dict[str, dict]
                      "wall_seconds_mean": g.wall_mean, **{f"cost_{k}": v for k, v in g.costs.items()}}
                     for g in groups]
     write_atomic(out / "summary.csv", _csv(summary_rows, ["label", "mode", *spec.knobs]))
-    write_atomic(out / "summary.md", table.encode())
+    write_atomic(out / "summary.md", table)
+    written: list[Path] = []
     if plots and rows:
         title = _title(spec, points, records)
         for knob, values in spec.grid:
             if len(values) > 1:
-                plot_knob(spec, groups, knob, out / "plots" / f"acc_vs_{_safe(knob)}.png", title)
+                written.append(out / "plots" / f"acc_vs_{_safe(knob)}.png")
+                plot_knob(spec, groups, knob, written[-1], title)
         for metric in sorted({c for g in groups for c in g.costs}):
-            plot_pareto(groups, metric, out / "plots" / f"pareto_{_safe(metric)}.png", title)
-    return groups, table
+            written.append(out / "plots" / f"pareto_{_safe(metric)}.png")
+            plot_pareto(groups, metric, written[-1], title)
+    return groups, table, written
 
 
 def _title(spec: SweepSpec, points: list[Point], records: dict) -> str:

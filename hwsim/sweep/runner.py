@@ -29,6 +29,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+from ..cli import progress_bar
 from .knobs import SweepError
 from .spec import Point
 from .store import ResultStore
@@ -54,7 +55,7 @@ def _dataset(name: str, data_dir):
 def run_point(task: dict) -> dict:
     """Train one point (in a worker process); returns the result part of its record."""
     from ..config import config_from_dict
-    from ..training import train_run
+    from ..train_loop import train_run
 
     cpu0 = time.process_time()
     cfg = config_from_dict(task["config"])
@@ -92,7 +93,8 @@ _ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THR
 
 @contextlib.contextmanager
 def _worker_environ():
-    """Workers inherit one-thread BLAS/numba settings (one point per core; TOOLCHAIN.md trap 13)."""
+    """Workers inherit one-thread BLAS/numba settings (one point per core: numba's ``parallel=True``
+    spin-waits on 2 vCPUs and ran ~200x slower than serial kernels when measured here)."""
     saved = {k: os.environ.get(k) for k in _ONE_THREAD}
     for k, v in _ONE_THREAD.items():
         os.environ.setdefault(k, v)
@@ -245,11 +247,7 @@ def run_points(points: list[Point], store: ResultStore, backend, progress: bool 
                 leaders[key] = p
                 followers[p.id] = []
                 first.append(p)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(points), initial=len(done), unit="point", desc=desc, dynamic_ncols=True,
-                   smoothing=0.1)
+    bar = progress_bar(progress, total=len(points), initial=len(done), unit="point", desc=desc, smoothing=0.1)
     say = bar.write if bar is not None else log
     if done:
         say(f"resuming: {len(done)} of {len(points)} points already finished")

@@ -306,7 +306,7 @@ def _build(spec: SweepSpec, knobs: dict, epochs: int | None, datasets: _Datasets
             data = datasets.get(dataset)
             hidden = tuple(int(s) for s in str(recipe.get("hidden", "500")).split("-"))
             topology = (data.n_inputs,) + hidden + (data.n_classes,)
-        cfg = config_for_bits(recipe.get("bits", 8), topology, lanes=recipe.get("lanes", 16), dataset=dataset,
+        cfg = config_for_bits(recipe.get("bits", 8), topology, lanes=recipe.get("lanes"), dataset=dataset,
                               hidden=base.get("activation", "hard_tanh"))
         d = copy.deepcopy(cfg.source)  # the recipe's dict: accumulators unset, so derived for new widths
     for name, value in knobs.items():
@@ -323,6 +323,7 @@ def _check(spec: SweepSpec, knobs: dict, epochs: int | None, datasets: _Datasets
     try:
         cfg = _build(spec, knobs, epochs, datasets)
         check_topology(datasets.get(cfg.dataset), cfg.topology[0], cfg.n_classes)
+        cfg.check_buildable()
     except (ConfigError, DataError) as exc:  # SweepError is a ConfigError
         raise SweepError(f"{what}: {exc}") from None
     return cfg

@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..training import write_json_atomic
+from ..fileio import write_json_atomic
 from .knobs import SweepError
 
 __all__ = ["ResultStore"]

@@ -22,7 +22,6 @@ and pipeline registers, 13,709) and 6,227.5 GE for the learning-only blocks (mod
 from __future__ import annotations
 
 from hwsim.config import EngineConfig, UpdateRule
-from hwsim.twins import delta_format
 
 from .ops import memory_bits
 
@@ -64,8 +63,8 @@ def logic_ge_model(cfg: EngineConfig, learning: bool = True) -> dict[str, float]
         # activation in the word being assembled; one post-processor (requantize + clip) per layer
         inf += P * (8.5 * w * a + 7 * layer.acc_bits + 2 * 6 * layer.acc_bits + 6 * layer.act.width) + 12 * z
         inf += 6 * mems[f"layer{k}.inputs"]
-        d = delta_format(cfg, k).width
-        if k == len(cfg.layers) - 1:
+        d = cfg.delta_format(k).width
+        if cfg.is_output(k):
             inf += 13 * z  # argmax compare + registers
             lrn += 7 * layer.error.width
         else:

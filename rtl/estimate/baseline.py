@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hwsim.fileio import write_json_atomic
+
 __all__ = ["BASELINE_DIR", "DEFAULT_TOLERANCES", "lookup", "load_baseline", "check_baseline", "make_baseline",
            "write_baseline"]
 
@@ -79,7 +81,6 @@ DEFAULT_TOLERANCES: dict[str, tuple[float, str]] = {
 
 def write_baseline(result: dict, tolerances: dict[str, tuple[float, str]] = DEFAULT_TOLERANCES) -> Path:
     """Store ``result`` as ``baselines/<config>.json`` (run after a reviewed change of the estimates)."""
-    BASELINE_DIR.mkdir(exist_ok=True)
     path = BASELINE_DIR / f"{result['config']}.json"
-    path.write_text(json.dumps(make_baseline(result, tolerances), indent=1) + "\n")
+    write_json_atomic(path, make_baseline(result, tolerances), indent=1)
     return path

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hwsim.config import EngineConfig
-from hwsim.training import write_json_atomic
+from hwsim.fileio import write_json_atomic
 
+from ..tools import FlowError
 from . import synth
 
 __all__ = ["STEPS", "run_synthesis"]
 
 STEPS = ("gates", "ecp5", "fmax", "ice40")
+"""Synthesis steps: generic gates (yosys), synth_ecp5, nextpnr-ecp5 Fmax (runs synth_ecp5 too), synth_ice40."""
 
 
 RTL_SOURCES = Path(__file__).resolve().parent.parent
@@ -35,10 +39,23 @@ def _stale(out: Path, cfg: EngineConfig) -> bool:
     return verilog.stat().st_mtime < newest
 
 
-def run_synthesis(cfg: EngineConfig, out: Path, steps=STEPS, regenerate: bool = False) -> dict:
+@contextlib.contextmanager
+def _step(progress: Callable[[str], None] | None, what: str):
+    """Tell ``progress`` that ``what`` starts, and when it ends, its wall time."""
+    t0 = time.monotonic()
+    if progress:
+        progress(f"{what} ...")
+    yield
+    if progress:
+        progress(f"{what} done in {time.monotonic() - t0:.1f} s")
+
+
+def run_synthesis(cfg: EngineConfig, out: Path, steps=STEPS, regenerate: bool = False,
+                  progress: Callable[[str], None] | None = None) -> dict:
     """Write ``out/drtp_engine.v`` (unless present for the same config), run ``steps``, save the results.
 
     Results go to ``out/estimate_synth.json``, with the wall time of every step (``seconds``).
+    ``progress(line)`` hears every step start and end (the CLI prints them to stderr).
 
     Weight RAMs are generated without initial contents: area and timing do not depend on them.
     """
@@ -47,21 +64,27 @@ def run_synthesis(cfg: EngineConfig, out: Path, steps=STEPS, regenerate: bool = 
     out = Path(out)
     res: dict = {"config": cfg.name, "digest": cfg.digest()}
     t0 = time.monotonic()
+    name = cfg.name
     if regenerate or _stale(out, cfg):
-        generate(cfg, out, init_weights=False)
+        with _step(progress, f"{name}: generate Verilog"):
+            generate(cfg, out, init_weights=False)
     res["generate_seconds"] = round(time.monotonic() - t0, 1)
     if "gates" in steps:
-        res["gates"] = synth.synth_gates(out)
+        with _step(progress, f"{name}: gates (yosys generic synthesis)"):
+            res["gates"] = synth.synth_gates(out)
         res["gates"]["learning_nand2_eq"] = synth.learning_blocks(res["gates"]["blocks_nand2_eq"])
     if "ecp5" in steps or "fmax" in steps:
-        res["ecp5"] = synth.synth_ecp5(out)
+        with _step(progress, f"{name}: ecp5 (yosys synth_ecp5)"):
+            res["ecp5"] = synth.synth_ecp5(out)
     if "fmax" in steps:
-        try:
-            res["fmax"] = synth.pnr_ecp5(out, res["ecp5"]["bram_dp16kd"])
-        except synth.FlowError as exc:
-            res["fmax"] = {"skipped": str(exc).splitlines()[0]}
+        with _step(progress, f"{name}: fmax (nextpnr-ecp5 place and route)"):
+            try:
+                res["fmax"] = synth.pnr_ecp5(out, res["ecp5"]["bram_dp16kd"])
+            except FlowError as exc:
+                res["fmax"] = {"skipped": str(exc).splitlines()[0]}
     if "ice40" in steps:
-        res["ice40"] = synth.synth_ice40(out)
+        with _step(progress, f"{name}: ice40 (yosys synth_ice40)"):
+            res["ice40"] = synth.synth_ice40(out)
     res["wall_seconds"] = round(time.monotonic() - t0, 1)
     write_json_atomic(out / "estimate_synth.json", res, indent=1)
     return res

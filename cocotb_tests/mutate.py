@@ -1,6 +1,6 @@
 """``make mutate``: inject small, realistic bugs into a copy of the RTL source and count how many the benches catch.
 
-    python scripts/mutate.py [--sim icarus] [--jobs 2] [--only NAME ...] [--list] [--min-score 0.95]
+    python cocotb_tests/mutate.py [--sim icarus] [--jobs 2] [--only NAME ...] [--list] [--min-score 0.95]
 
 Every mutant edits a *copy* of ``rtl/`` and ``hwsim/`` under ``build/mutate/<name>/src`` (the real
 sources are never touched; the golden vectors always come from the real ``hwsim``), regenerates the
@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as futures
-import json
 import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest  # simsetup reports a bench that died as pytest.fail
+from simsetup import BUILD, build, ensure_golden, generate_rtl, run_bench  # beside this file
+
+from hwsim.cli import ArgParser, int_in, run_cli
+from hwsim.fileio import write_json_atomic
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "cocotb_tests"), str(ROOT)]
-
-import pytest  # noqa: E402  (simsetup reports a bench that died as pytest.fail)
-
-from simsetup import BUILD, build, ensure_golden, generate_rtl, run_bench  # noqa: E402
 
 OUT = BUILD.parent / "mutate"
 STRESS = ROOT / "golden" / "configs" / "small-stress.yaml"
@@ -69,8 +69,7 @@ MUTANTS = (
              "label.eq(Cat(self.sample.payload.label[1], self.sample.payload.label[0], "
              "self.sample.payload.label[2:]))"))),
     Mutant("target_off_by_one", "output target is 1.0 - 1 LSB (off-by-one error target)",
-           (("rtl/error.py", "target = min(act.one_raw(), act.max_raw)",
-             "target = min(act.one_raw(), act.max_raw) - 1"),)),
+           (("rtl/error.py", "target = self.layer.target_one()", "target = self.layer.target_one() - 1"),)),
     Mutant("argmax_last_tie", "argmax takes the last of equal maxima (>= instead of >)",
            (("rtl/argmax.py", "(self.i_values[p] > val)", "(self.i_values[p] >= val)"),)),
     Mutant("bias_half", "bias column multiplies by 0.5 instead of 1.0 (bias constant shifted by one)",
@@ -83,11 +82,11 @@ MUTANTS = (
            (("rtl/update.py", "product = -Mux(self.i_bias, delta * one, delta * self.i_act)",
              "product = Mux(self.i_bias, delta * one, delta * self.i_act)"),)),
     Mutant("randvec_row_skew", "DRTP vector rows start one LFSR step late (off-by-one start state)",
-           (("hwsim/twins.py", "(label * cfg.layers[k].n_out) % lfsr.period(width))",
-             "(label * cfg.layers[k].n_out + 1) % lfsr.period(width))"),)),
+           (("hwsim/params.py", "cfg.random_seeds[k], label * cfg.layers[k].n_out)",
+             "cfg.random_seeds[k], label * cfg.layers[k].n_out + 1)"),)),
     Mutant("rng_lanes_rotated", "stochastic lanes reset to words 1..P instead of 0..P-1",
-           (("hwsim/twins.py", "return [lane_word(cfg, p) for p in range(cfg.lanes)]",
-             "return [lane_word(cfg, p + 1) for p in range(cfg.lanes)]"),)),
+           (("hwsim/params.py", "return [rng_word(cfg, p) for p in range(cfg.lanes)]",
+             "return [rng_word(cfg, p + 1) for p in range(cfg.lanes)]"),)),
 )
 
 # (label, config, golden set, cocotb test filter), run in order until one catches the mutant
@@ -156,14 +155,31 @@ def run_one(mutant: Mutant | None, sim: str, gold: dict) -> dict:
     return {**result, "status": "survived", "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python scripts/mutate.py", description=__doc__.splitlines()[0])
+def _score(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a fraction in 0..1, not {text!r}")
+    return value
+
+
+def _parser() -> ArgParser:
+    p = ArgParser("python cocotb_tests/mutate.py", __doc__)
     p.add_argument("--sim", default="icarus", choices=("icarus", "verilator"))
-    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--jobs", type=int_in(1, 64), default=2)
     p.add_argument("--only", nargs="*", default=None, help="mutant names (default: all)")
     p.add_argument("--list", action="store_true", help="list the mutants and exit")
-    p.add_argument("--min-score", type=float, default=0.95)
-    args = p.parse_args(argv)
+    p.add_argument("--min-score", type=_score, default=0.95)
+    return p
+
+
+def main(argv=None) -> int:
+    return run_cli(_parser(), argv, _main)
+
+
+def _main(args) -> int:
     if args.list:
         for m in MUTANTS:
             print(f"{m.name:20s} {m.what}")
@@ -202,8 +218,8 @@ def main(argv=None) -> int:
     print(f"\nMUTANTS caught {len(caught)}/{len(valid)} ({100 * score:.0f} %) on {args.sim} in "
           f"{time.perf_counter() - start:.0f} s" + (f"; {len(results) - len(valid)} stale or invalid"
                                                      if len(valid) < len(results) else ""))
-    (OUT / "report.json").write_text(json.dumps({"sim": args.sim, "caught": len(caught), "valid": len(valid),
-                                                 "score": score, "results": results}, indent=1))
+    write_json_atomic(OUT / "report.json", {"sim": args.sim, "caught": len(caught), "valid": len(valid),
+                                            "score": score, "results": results})
     if len(valid) < len(results):
         return 2
     return 0 if score >= args.min_score else 1

@@ -138,7 +138,7 @@ def make_row_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int):
     For every lane ``j < len(mp)`` (a multiple of :data:`STOCH_LANES`): ``q = qp`` where
     ``mp[j] == -1`` (delta +1), ``qn`` where ``mn[j] == -1`` (delta -1), else 0; ``dW = (q + R[r0 + j])
     >> u`` and ``W[offset + j] = ovf(W[offset + j] + dW)``, as the numba loop of
-    :func:`hwsim.update_kernels.make_update` computes it. ``R``, ``mp``, ``mn`` are int16 (the
+    :func:`hwsim.fast.update.make_update` computes it. ``R``, ``mp``, ``mn`` are int16 (the
     table is int16 only when ``|q| + 2**u`` fits it, so ``q + r`` never wraps); weights are int8
     or int16. The sum ``w + dW`` is formed in int16 lanes: exact for int8 weights (|dW| < 2**14),
     saturated in the storage type (then clamped to the format) or wrapped modulo 2**16 (then

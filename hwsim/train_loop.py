@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from .cli import progress_bar
 from .config import EngineConfig
 from .datasets import Dataset, check_topology, quantize_inputs
 from .params import initial_weights
 
-__all__ = ["epoch_order", "RunResult", "train_run", "write_atomic", "write_json_atomic"]
+__all__ = ["epoch_order", "RunResult", "train_run"]
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -55,17 +52,15 @@ def train_run(cfg: EngineConfig, data: Dataset, epochs: int, seed: int, use_floa
         engine = FloatEngine(cfg, seed)
         x_train, x_test = data.x_train, data.x_test
     else:
-        from .engine import Engine
+        from .fast import Engine
         engine = Engine(cfg, initial_weights(cfg, seed))
         x_train, x_test = quantize_inputs(data.x_train, cfg.input), quantize_inputs(data.x_test, cfg.input)
     result = RunResult(cfg.name, data.name, seed, "float" if use_float else "fixed")
     n = len(x_train)
     chunk = max(1, min(n, 2000))
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=epochs * n, unit="sample", dynamic_ncols=True, leave=False)
+    bar = progress_bar(progress, total=epochs * n, unit="sample", leave=False)
     start = time.perf_counter()
+    engine.train(x_train[:0], data.y_train[:0])  # compile (or load) the pass: epochs time work only
     for epoch in range(epochs):
         order = epoch_order(seed, epoch, n)
         t0 = time.perf_counter()
@@ -86,28 +81,6 @@ def train_run(cfg: EngineConfig, data: Dataset, epochs: int, seed: int, use_floa
     if bar is not None:
         bar.close()
     result.wall_seconds = time.perf_counter() - start
-    # the median epoch keeps the first epoch's JIT compilation out of the speed figure
-    med = float(np.median(result.epoch_seconds)) if result.epoch_seconds else 0.0
-    result.samples_per_s = n / med if med else 0.0
+    train_seconds = sum(result.epoch_seconds)  # training only: no compilation, no evaluation
+    result.samples_per_s = epochs * n / train_seconds if train_seconds else 0.0
     return result, engine
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that a reader never sees half of it: temp file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json_atomic(path: Path, obj, indent: int = 2) -> None:
-    write_atomic(path, (json.dumps(obj, indent=indent, sort_keys=False) + "\n").encode())

@@ -1,4 +1,4 @@
-"""Numba kernels of the weight update, specialised per layer like those of :mod:`hwsim.kernels`.
+"""The weight update of one layer as a numba kernel, specialised like :mod:`hwsim.fast.forward`.
 
 The update of a visit (i, j) is ``W = ovf(W + dW)`` with ``dW = shift_round(-delta_j * a_i,
 drop, rounding, word)`` (shift rule) or ``-sign(delta_j) * sign(a_i)`` (sign rule). Every path
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import EngineConfig, ErrorSignal, UpdateRule
-from .formats import Overflow, Rounding, apply_overflow, shift_round
-from .kernels import (LAYOUT_ROWS, LayerPlan, _mag, inline, make_round, make_wrap, njit,
-                      signed_dtype)
-from .lfsr import word_period
+from ..config import EngineConfig, UpdateRule
+from ..formats import Overflow, Rounding, apply_overflow, shift_round
+from ..lfsr import word_period
+from .jit import inline, njit
+from .plan import LAYOUT_ROWS, LayerPlan, magnitude, signed_dtype
 from .row_simd import STOCH_LANES, make_row_stoch, make_rows_add, row_vector_lanes
+from .scalar import make_round, make_wrap
 
 __all__ = ["make_update", "ternary_table", "table_offset", "rows_simd_applies", "stoch_simd_applies"]
 
@@ -34,12 +35,12 @@ class _UpdateMath:
         wfmt = layer.weight
         WT = plan.w_dtype
         wlo, whi = wfmt.min_raw, wfmt.max_raw
-        w_mag = _mag(wlo, whi)
+        w_mag = magnitude(wlo, whi)
         sat = wfmt.overflow is Overflow.SAT
         in_fmt = cfg.in_format(plan.k)
-        a_mag = max(_mag(in_fmt.min_raw, in_fmt.max_raw), plan.bias_one)
-        ternary = not (plan.last and layer.error_signal is ErrorSignal.ERROR)
-        d_mag = 1 if ternary else _mag(layer.error.min_raw, layer.error.max_raw)
+        a_mag = max(magnitude(in_fmt.min_raw, in_fmt.max_raw), plan.bias_one)
+        ternary = cfg.delta_is_ternary(plan.k)
+        d_mag = 1 if ternary else magnitude(layer.error.min_raw, layer.error.max_raw)
         P = a_mag * d_mag  # |delta * a| < 2**63 for formats of <= 32 bits
         wrap_w = make_wrap(wfmt)
         narrow_wrap = not sat and wfmt.width == 8 * np.dtype(WT).itemsize  # the store truncates
@@ -209,7 +210,7 @@ def ternary_table(cfg: EngineConfig, plan: LayerPlan) -> np.ndarray | None:
     Stochastic: ``(-delta * a) >> t`` with ``t = drop - rand_used`` (the word adds the rest).
     """
     layer = cfg.layers[plan.k]
-    ternary = not (plan.last and layer.error_signal is ErrorSignal.ERROR)
+    ternary = cfg.delta_is_ternary(plan.k)
     in_fmt = cfg.in_format(plan.k)
     lo = table_offset(cfg, plan)
     hi = max(in_fmt.max_raw, plan.bias_one)
@@ -245,7 +246,7 @@ def ternary_table(cfg: EngineConfig, plan: LayerPlan) -> np.ndarray | None:
 
 
 def rows_simd_applies(plan: LayerPlan, table: np.ndarray | None) -> bool:
-    """Whether a layer's full-row ternary update runs in explicit vectors (:mod:`hwsim.row_simd`).
+    """Whether a layer's full-row ternary update runs in explicit vectors (:mod:`hwsim.fast.row_simd`).
 
     Non-stochastic ternary tables only, whose dW has the weights' storage type (int8/int16), and
     padded lanes a multiple of the vector length.
@@ -259,7 +260,7 @@ def stoch_simd_applies(plan: LayerPlan, table: np.ndarray | None) -> bool:
     """Whether a layer's full-row stochastic ternary update runs in explicit vectors.
 
     int16 tables and words (so ``q + r`` fits int16 lanes), int8/int16 weights, padded lanes a
-    multiple of :data:`hwsim.row_simd.STOCH_LANES`.
+    multiple of :data:`hwsim.fast.row_simd.STOCH_LANES`.
     """
     return bool(plan.simd_rows and table is not None and plan.rand_used and plan.rand_used <= 15
                 and table.dtype == np.int16 and row_vector_lanes(plan.w_dtype)
@@ -304,7 +305,7 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                 ROW_SPARSE_LANES = 0 if SPARSE_LANES <= 1 else 8 * SPARSE_LANES  # 1: always lane by lane
 
                 # Full rows in explicit 512-bit vectors where the table's dW has the weights'
-                # storage type (hwsim.row_simd); otherwise numba's loop of the same add.
+                # storage type (hwsim.fast.row_simd); otherwise numba's loop of the same add.
                 ROW_SIMD = rows_simd_applies(plan, table)
                 wfmt = cfg.layers[plan.k].weight
                 rows_add = make_rows_add(plan.w_dtype if ROW_SIMD else np.int8, wfmt.overflow is Overflow.SAT,
@@ -390,7 +391,7 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                     return
                 if STOCH_SIMD:
                     # Per lane, all-ones where delta is +1 (mp) or -1 (mn): the select of q in
-                    # explicit vectors is two ANDs and an OR (hwsim.row_simd.make_row_stoch).
+                    # explicit vectors is two ANDs and an OR (hwsim.fast.row_simd.make_row_stoch).
                     mp = np.empty(NP, dtype=np.int16)
                     mn = np.empty(NP, dtype=np.int16)
                     for j in range(NP):

@@ -1,0 +1,12 @@
+"""The fast golden model: numba kernels specialised per config, bit-identical to :mod:`hwsim.reference`.
+
+Rooms, each importing only those before it: :mod:`.jit` (numba decorators), :mod:`.vnni` and
+:mod:`.row_simd` (explicit-vector intrinsics), :mod:`.plan` (per-layer bounds, dtypes, paths),
+:mod:`.scalar` (wrap, round, requantize, activate), :mod:`.forward`, :mod:`.delta`, :mod:`.update`
+(per-layer kernels), :mod:`.compiled` (one pass per config, chained layers), :mod:`.engine` (state).
+"""
+
+from .compiled import compiled_kernels
+from .engine import Engine
+
+__all__ = ["Engine", "compiled_kernels"]
