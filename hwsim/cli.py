@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from .formats import ConfigError
 
-__all__ = ["ArgParser", "int_in", "positive_float", "comma_subset", "run_cli", "add_engine_options", "engine_config",
+__all__ = ["ArgParser", "int_in", "positive_float", "comma_subset", "int_list", "run_cli", "add_engine_options", "engine_config",
            "parse_hidden", "progress_bar", "SEED_MAX", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 EXIT_USAGE = 2
@@ -65,6 +65,26 @@ def comma_subset(allowed: Sequence[str]) -> Callable[[str], tuple[str, ...]]:
             raise argparse.ArgumentTypeError(f"must be a comma-separated subset of {','.join(allowed)}, "
                                              f"not {bad[0]!r}")
         return items
+    parse.__name__ = "list"
+    return parse
+
+
+def int_list(lo: int, hi: int) -> Callable[[str], tuple[int, ...]]:
+    """An argparse type: integers in lo..hi as ``8``, ``4,6,8`` or ranges ``2..16`` (mixed: ``2..4,8``)."""
+    allowed = f"integers in {lo}..{hi} like 8, 4,6,8 or 2..16"
+
+    def parse(text: str) -> tuple[int, ...]:
+        out: list[int] = []
+        for part in text.split(","):
+            a, sep, b = part.strip().partition("..")
+            try:
+                values = range(int(a), int(b) + 1) if sep else [int(a)]
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"must be {allowed}, not {text!r}") from None
+            if not values or any(not lo <= v <= hi for v in values):
+                raise argparse.ArgumentTypeError(f"must be {allowed}, not {text!r}")
+            out += [v for v in values if v not in out]
+        return tuple(out)
     parse.__name__ = "list"
     return parse
 
@@ -129,10 +149,17 @@ def parse_hidden(text: str, option: str = "--hidden") -> tuple[int, ...]:
 
 
 def add_engine_options(parser: argparse.ArgumentParser, *, hidden_default: str | None = "500",
-                       required: bool = False, bits: bool = True) -> None:
-    """``--config`` / ``--bits`` (exclusive), ``--hidden`` and ``--lanes``, with the same help everywhere."""
+                       required: bool = False, bits: bool = True, bits_list: bool = False) -> None:
+    """``--config`` / ``--bits`` (exclusive), ``--hidden`` and ``--lanes``, with the same help everywhere.
+
+    ``bits_list``: ``--bits`` also takes a list or range (``4,6,8``, ``2..16``), parsed to a tuple.
+    """
     src = parser.add_mutually_exclusive_group(required=required)
-    if bits:
+    if bits and bits_list:
+        src.add_argument("--bits", type=int_list(2, 24), help="derive a full engine whose stored quantities have "
+                                                             "N bits (2..24, default 8); a list like 4,6,8 or a "
+                                                             "range like 2..16 runs the accuracy-vs-precision sweep")
+    elif bits:
         src.add_argument("--bits", type=int_in(2, 24), help="derive a full engine whose stored quantities have "
                                                            "N bits (2..24, default 8)")
     src.add_argument("--config", help="engine config YAML (a path, or a name in configs/)")

@@ -44,24 +44,38 @@ class RunResult:
 
 
 def train_run(cfg: EngineConfig, data: Dataset, epochs: int, seed: int, use_float: bool = False,
-              progress: bool = False, on_epoch=None):
-    """Train for ``epochs`` and evaluate after each; returns (RunResult, engine)."""
+              progress: bool = False, on_epoch=None, resume=None):
+    """Train for ``epochs`` and evaluate after each; returns (RunResult, engine).
+
+    ``resume`` (a :class:`hwsim.run_dir.SavedRun` of the same config and seed) continues that
+    run: its weights and word counter, its epoch count and its accuracy history, so training
+    5 epochs and then 5 more is bit-identical to training 10.
+    """
     check_topology(data, cfg.topology[0], cfg.n_classes)
+    first_epoch = 0
     if use_float:
         from .float_baseline import FloatEngine
         engine = FloatEngine(cfg, seed)
         x_train, x_test = data.x_train, data.x_test
     else:
         from .fast import Engine
-        engine = Engine(cfg, initial_weights(cfg, seed))
+        if resume is not None:
+            engine = Engine(cfg, resume.weights, resume.rng_word)
+            first_epoch = resume.epochs_done
+        else:
+            engine = Engine(cfg, initial_weights(cfg, seed))
         x_train, x_test = quantize_inputs(data.x_train, cfg.input), quantize_inputs(data.x_test, cfg.input)
     result = RunResult(cfg.name, data.name, seed, "float" if use_float else "fixed")
+    if resume is not None:
+        for name in ("train_acc", "test_acc", "online_acc", "epoch_seconds"):
+            getattr(result, name).extend(float(v) for v in resume.record.get(name, []))
+    done_before = len(result.epoch_seconds)
     n = len(x_train)
     chunk = max(1, min(n, 2000))
     bar = progress_bar(progress, total=epochs * n, unit="sample", leave=False)
     start = time.perf_counter()
     engine.train(x_train[:0], data.y_train[:0])  # compile (or load) the pass: epochs time work only
-    for epoch in range(epochs):
+    for epoch in range(first_epoch, first_epoch + epochs):
         order = epoch_order(seed, epoch, n)
         t0 = time.perf_counter()
         correct = 0
@@ -81,6 +95,6 @@ def train_run(cfg: EngineConfig, data: Dataset, epochs: int, seed: int, use_floa
     if bar is not None:
         bar.close()
     result.wall_seconds = time.perf_counter() - start
-    train_seconds = sum(result.epoch_seconds)  # training only: no compilation, no evaluation
+    train_seconds = sum(result.epoch_seconds[done_before:])  # training only: no compilation, no evaluation
     result.samples_per_s = epochs * n / train_seconds if train_seconds else 0.0
     return result, engine

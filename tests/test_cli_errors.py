@@ -177,3 +177,14 @@ def test_atomic_writes_get_the_umask_mode(tmp_path):
 def test_no_progress_bar_without_a_terminal(monkeypatch):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     assert progress_bar(True, total=10) is None
+
+
+def test_sweep_without_a_grid_promises_no_plots(tmp_path):
+    """`grid: {}` runs the base point; the closing line names only the reports it wrote."""
+    (tmp_path / "spec.yaml").write_text("name: one-point\nbase: {bits: 4, hidden: 8, dataset: digits8x8}\n"
+                                        "epochs: 1\nseeds: 1\nfloat_baseline: false\ngrid: {}\n")
+    proc = _run(["hwsim.sweep", "spec.yaml", "--backend", "local", "--workers", "1", "--out", "s"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last == "reports: s/summary.md, results.csv, results.json", last  # and no "plots:" line
+    assert not (tmp_path / "s" / "plots").exists()

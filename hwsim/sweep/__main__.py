@@ -197,8 +197,9 @@ def _main(args) -> int:
             print(f"{missing} of {len(points)} points are not finished (see {out}/failed/); "
                   f"rerun the same command to retry them", file=sys.stderr)
             return 1
-        print(f"reports: {out}/summary.md, results.csv, results.json"
-              + (f", {len(plots)} plot{'s' if len(plots) > 1 else ''} in plots/" if plots else ""))
+        print(f"reports: {out}/summary.md, results.csv, results.json")
+        if plots:
+            print(f"plots: {', '.join(str(p) for p in plots)}")
         return 0
     finally:
         store.unlock()
