@@ -40,7 +40,7 @@ from .formats import ConfigError, FixedFormat, Overflow, Rounding
 from .idx import DataError, read_file_bytes, read_idx
 
 __all__ = ["Dataset", "DataError", "DATASETS", "FASHION_MNIST_DIR", "load_dataset",
-           "quantize_inputs", "check_topology"]
+           "quantize_inputs", "quantize_float_inputs", "check_topology"]
 
 DATASETS = ("mnist5k", "digits8x8", "mnist", "fashion-mnist", "cifar10")
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -411,6 +411,39 @@ def quantize_inputs(pixels: np.ndarray, fmt: FixedFormat) -> np.ndarray:
         raise ConfigError(f"pixels must be a uint8 array (values 0..255), not "
                           f"{getattr(pixels, 'dtype', type(pixels).__name__)}")
     return _input_lut(fmt)[pixels]
+
+
+def quantize_float_inputs(x: np.ndarray, fmt: FixedFormat) -> np.ndarray:
+    """Turn real-valued inputs (e.g. intensities in [0, 1]) into ``fmt``'s raw integers (int16).
+
+    ``x * 2**F`` is exact in float64 for the formats inputs can have (F <= 15), then rounded
+    with ``fmt.rounding`` (trn: floor, rnd: half up, rnd_conv: half to even) and brought into
+    range with ``fmt.overflow``, as :func:`hwsim.formats.requantize` does for an integer.
+    """
+    if fmt.rounding is Rounding.STOCH:
+        raise ConfigError(f"input format {fmt} uses stochastic rounding; inputs must use a "
+                          "deterministic rounding (trn, rnd or rnd_conv)")
+    x = np.asarray(x, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ConfigError("float inputs must be finite numbers (no NaN or infinity)")
+    if fmt.frac_bits > 15 or fmt.max_raw > np.iinfo(np.int16).max:
+        raise ConfigError(f"input format {fmt} does not fit the int16 inputs; use at most 15 fraction bits")
+    scaled = np.ldexp(x, fmt.frac_bits)
+    if fmt.rounding is Rounding.TRN:
+        q = np.floor(scaled)
+    elif fmt.rounding is Rounding.RND:
+        q = np.floor(scaled + 0.5)
+    else:
+        q = np.rint(scaled)  # half to even
+    big = float(2 ** 62)
+    q = np.clip(q, -big, big).astype(np.int64)
+    if fmt.overflow is Overflow.SAT:
+        q = np.clip(q, fmt.min_raw, fmt.max_raw)
+    else:
+        q = q & ((1 << fmt.width) - 1)
+        if fmt.signed:
+            q = np.where(q >> (fmt.width - 1) == 1, q - (1 << fmt.width), q)
+    return q.astype(np.int16)
 
 
 def check_topology(dataset: Dataset, n_inputs: int, n_classes: int) -> None:

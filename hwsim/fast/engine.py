@@ -172,6 +172,17 @@ class Engine:
                              want_z=return_z)
         return (preds, z) if return_z else preds
 
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predictions for real-valued inputs (N, n_in) or uint8 pixels: quantized inside, then :meth:`infer`.
+
+        uint8 arrays are read as pixels 0..255 (:func:`hwsim.datasets.quantize_inputs`); any other
+        array as real values (:func:`hwsim.datasets.quantize_float_inputs`), e.g. intensities in [0, 1].
+        """
+        from ..datasets import quantize_float_inputs, quantize_inputs
+        x = np.asarray(x)
+        raw = quantize_inputs(x, self.cfg.input) if x.dtype == np.uint8 else quantize_float_inputs(x, self.cfg.input)
+        return self.infer(raw)
+
     def trace(self, x_raw_1d: np.ndarray, label: int = 0, *, train: bool = False) -> SampleTrace:
         """One sample through the same compiled pass, with what ReferenceEngine.run records.
 
