@@ -38,6 +38,9 @@ def _parser() -> ArgParser:
     p.add_argument("--float", action="store_true", help="train the float DRTP twin instead")
     p.add_argument("--with-float", action="store_true", help="also train the float twin and compare")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--profile", nargs="?", type=int_in(1, 1_000_000), const=1000, metavar="N",
+                   help="after training, profile N training samples (default 1000): saturation, wrap, rounding "
+                        "and ranges per layer and quantity; prints a table, writes profile.png/profile.json")
     saved = p.add_mutually_exclusive_group()
     saved.add_argument("--resume", metavar="RUN", help="continue a saved fixed-point run for --epochs more epochs "
                                                        "(bit-identical to one longer run); writes back into RUN "
@@ -131,8 +134,10 @@ def _eval_only(args) -> int:
 
 
 def _main(args) -> int:
-    from .datasets import check_topology, load_dataset
+    from .datasets import check_topology, load_dataset, quantize_inputs
+    from .fileio import write_json_atomic
     from .run_dir import load_run, save_run
+    from .run_plots import confusion, learning_curve
     from .train_loop import train_run
 
     if args.bits is not None and len(args.bits) > 1:
@@ -188,8 +193,18 @@ def _main(args) -> int:
             save_run(out, cfg, record, engine.weights(), engine.rng_word)
         else:
             save_run(out, cfg, record)
+        x_test = data.x_test if mode == "float" else quantize_inputs(data.x_test, cfg.input)
+        confusion(data.y_test, engine.infer(x_test), cfg.n_classes, out / "confusion.png", title=f"{cfg.name} {label}")
+        if args.profile and mode == "fixed":
+            from .profile import profile_run
+            prof = profile_run(cfg, data, engine, n_samples=args.profile, epoch=first + epochs, seed=args.seed)
+            print(prof.table())
+            prof.plot(out / "profile.png")
+            write_json_atomic(out / "profile.json", prof.to_dict())
         summary[mode] = result
         print(f"[{label}] {result.samples_per_s:,.0f} samples/s training; results in {out}/", flush=True)
+    records = {m: r.to_dict() for m, r in summary.items()}
+    learning_curve(records, next(iter(dirs.values())) / "learning_curve.png", title=cfg.name)
     parts = []
     if "fixed" in summary:
         parts.append(f"fixed-point test accuracy {_fmt_pct(summary['fixed'].final_test)}")

@@ -121,8 +121,9 @@ def test_train_writes_everything_under_out_with_plain_modes(place):
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in place.iterdir()) == ["a-file", "mine", "run"]
     files = sorted(str(p.relative_to(place)) for p in (place / "run").rglob("*") if p.is_file())
-    assert files == ["run/config.yaml", "run/float/config.yaml", "run/float/results.json", "run/results.json",
-                     "run/weights.npz"]
+    assert files == ["run/config.yaml", "run/confusion.json", "run/confusion.png", "run/float/config.yaml",
+                     "run/float/confusion.json", "run/float/confusion.png", "run/float/results.json",
+                     "run/learning_curve.png", "run/results.json", "run/weights.npz"]
     assert all(stat.S_IMODE((place / f).stat().st_mode) == 0o644 for f in files)
     assert "\r" not in proc.stdout + proc.stderr  # no progress bar drawn into a pipe
 

@@ -32,6 +32,14 @@ def test_two_then_two_epochs_equal_four(tmp_path, capsys):
     assert f"resuming {tmp_path / 'split'} after epoch 2" in out and "epoch   4/4" in out
 
 
+def test_profile_flag_prints_the_table_and_writes_its_files(tmp_path, capsys):
+    assert main([*SMALL, "--epochs", "1", "--profile", "50", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "numerical profile of small on digits8x8: 50 samples (training)" in out and "most saturating:" in out
+    assert (tmp_path / "run" / "profile.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "run" / "profile.json").read_text())
+
+
 def test_eval_only_reports_the_saved_accuracy_and_writes_nothing(tmp_path, capsys):
     run = tmp_path / "run"
     assert main([*SMALL, "--epochs", "1", "--out", str(run)]) == 0
