@@ -85,8 +85,8 @@ MUTANTS = (
            (("hwsim/params.py", "cfg.random_seeds[k], label * cfg.layers[k].n_out)",
              "cfg.random_seeds[k], label * cfg.layers[k].n_out + 1)"),)),
     Mutant("rng_lanes_rotated", "stochastic lanes reset to words 1..P instead of 0..P-1",
-           (("hwsim/params.py", "return [rng_word(cfg, p) for p in range(cfg.lanes)]",
-             "return [rng_word(cfg, p + 1) for p in range(cfg.lanes)]"),)),
+           (("hwsim/params.py", "return [rng_word(cfg, start + p) for p in range(cfg.lanes)]",
+             "return [rng_word(cfg, start + p + 1) for p in range(cfg.lanes)]"),)),
 )
 
 # (label, config, golden set, cocotb test filter), run in order until one catches the mutant

@@ -53,7 +53,7 @@ VERILATOR_MAKEFLAGS = ("CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fco
                        "CFG_CXXFLAGS_STD=-std=gnu++20 CFG_LDLIBS_THREADS=-pthread OPT_FAST=-O2")
 
 __all__ = ["ROOT", "BUILD", "SIMULATORS", "simulators", "sim_available", "sim_params", "Design", "generate_rtl",
-           "build", "run_bench", "file_lock", "golden_dir"]
+           "build", "run_bench", "file_lock", "golden_dir", "ensure_golden", "ensure_run"]
 
 
 def simulators() -> list[str]:
@@ -154,10 +154,12 @@ class Design:
 
 
 def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | None = None,
-                 out: Path | None = None) -> Design:
+                 out: Path | None = None, weights: Path | None = None) -> Design:
     """Run ``python -m rtl.generate`` for ``config`` (cached on the config and the rtl/ sources).
 
     ``rtl_src`` points at another copy of the rtl package (mutation runs); ``out`` overrides the folder.
+    ``weights`` (a training run's ``weights.npz``) starts the engine from that run: the weight RAMs
+    are loaded by ``$readmemh`` from ``out`` (absolute path) and the random stream continues the run's.
     """
     config = Path(config)
     if not config.exists():
@@ -165,7 +167,7 @@ def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | No
     name = name or config.stem
     out = out or BUILD / name / "rtl"
     pkg_parent = (rtl_src.parent if rtl_src else ROOT)
-    stamp = _tree_digest([pkg_parent / "rtl", pkg_parent / "hwsim", config])
+    stamp = _tree_digest([pkg_parent / "rtl", pkg_parent / "hwsim", config, *([weights] if weights else [])])
     with file_lock(out.parent / f".{out.name}.lock"):
         stamp_file = out / ".stamp"
         if not (stamp_file.is_file() and stamp_file.read_text() == stamp and (out / "manifest.json").is_file()):
@@ -173,12 +175,13 @@ def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | No
                 shutil.rmtree(out)
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join([str(pkg_parent), str(ROOT), env.get("PYTHONPATH", "")])
-            proc = subprocess.run([sys.executable, "-m", "rtl.generate", "--config", str(config),
-                                   "--no-weight-init", "-o", str(out)],
+            init = ["--weights", str(weights), "--init-path", f"{out.resolve()}/"] if weights else ["--no-weight-init"]
+            proc = subprocess.run([sys.executable, "-m", "rtl.generate", "--config", str(config), *init,
+                                   "-o", str(out)],
                                   cwd=pkg_parent, env=env, capture_output=True, text=True)
             if proc.returncode:
                 last = ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1]
-                raise RuntimeError(f"python -m rtl.generate --config {config} failed: {last}")
+                raise RuntimeError(f"python -m rtl.generate --config {config} {' '.join(init)} failed: {last}")
             stamp_file.write_text(stamp)
         return load_design(out, name)
 
@@ -385,5 +388,28 @@ def ensure_golden(config: str | Path, samples: int, infer: int, out: Path | None
         except GoldenError:
             pass
         generate(cfg, out, samples=samples, infer=infer, seed=0, checkpoints="last", reference_samples=1)
+        stamp.write_text(model)
+    return out
+
+
+def ensure_run(config: str | Path, epochs: int, seed: int = 0, out: Path | None = None) -> Path:
+    """A training run folder (fast model, ``hwsim.run_dir`` layout) in ``build/cocotb/runs/<config>-e<epochs>``.
+
+    Reused while the model's sources, the config, the epochs and the seed are the same (np.savez
+    stamps its zip entries with the time, so a retrained run would regenerate the RTL).
+    """
+    from hwsim.config import load_config
+    from hwsim.datasets import load_dataset
+    from hwsim.run_dir import save_run
+    from hwsim.train_loop import train_run
+    cfg = load_config(config)
+    out = out or BUILD / "runs" / f"{cfg.name}-e{epochs}-s{seed}"
+    stamp = out.parent / f".{out.name}.stamp"
+    model = _tree_digest([ROOT / "hwsim"], f"{cfg.digest()}/{epochs}/{seed}")
+    with file_lock(out.parent / f".{out.name}.lock"):
+        if stamp.is_file() and stamp.read_text() == model and (out / "weights.npz").is_file():
+            return out
+        result, engine = train_run(cfg, load_dataset(cfg.dataset), epochs, seed)
+        save_run(out, cfg, {**result.to_dict(), "epochs": epochs}, engine.weights(), engine.rng_word)
         stamp.write_text(model)
     return out

@@ -58,8 +58,18 @@ def steps(state: int, width: int, n: int) -> int:
 
 
 def word(width: int, seed: int, n: int) -> int:
-    """``word_n`` of the word stream from ``seed``: the state after ``n * L`` steps."""
-    return steps(seed, width, (n * width) % period(width))
+    """``word_n`` of the word stream from ``seed``: the state after ``n * L`` steps.
+
+    Far positions (a trained engine's counter) are read from the precomputed state sequence,
+    the same states stepping reaches.
+    """
+    n_steps = (n * width) % period(width)
+    if n_steps > _STEP_DIRECTLY:
+        return int(_state_sequence(width, seed)[n_steps])
+    return steps(seed, width, n_steps)
+
+
+_STEP_DIRECTLY = 1 << 12
 
 
 def bit_start_state(width: int, seed: int, n: int) -> int:

@@ -64,6 +64,11 @@ def rng_word(cfg: EngineConfig, index: int) -> int:
     return lfsr.word(cfg.rng_lfsr_bits, cfg.rng_seed, index)
 
 
-def lane_reset_words(cfg: EngineConfig) -> list[int]:
-    """The P lane registers after reset: lane p holds word p."""
-    return [rng_word(cfg, p) for p in range(cfg.lanes)]
+def lane_reset_words(cfg: EngineConfig, start: int = 0) -> list[int]:
+    """The P lane registers after reset: lane p holds word ``start + p``.
+
+    ``start`` is the word counter of the state the engine starts from (0 for a fresh engine, a
+    saved run's ``rng_word`` to continue it): update cycle c then gives lane p word
+    ``start + c * P + p``, the reference's word order from that counter on.
+    """
+    return [rng_word(cfg, start + p) for p in range(cfg.lanes)]

@@ -48,6 +48,9 @@ class DrtpEngine(wiring.Component):
         Topology, formats, rules, lanes (P) and seeds.
     weights : list of arrays or None
         Initial raw weights per layer, canonical ``(n_out, n_cols)`` (zeros if None).
+    rng_word : int
+        Stochastic-rounding word counter that reset stands for (0: a fresh engine; a trained
+        run's counter to continue its random stream, as ``hwsim.fast.Engine(cfg, w, rng_word)``).
 
     Ports
     -----
@@ -70,9 +73,10 @@ class DrtpEngine(wiring.Component):
         ``we`` writes ``wdata`` now; ``re`` returns the word in ``rdata`` with ``rvalid`` the next cycle.
     """
 
-    def __init__(self, cfg: EngineConfig, weights=None):
+    def __init__(self, cfg: EngineConfig, weights=None, rng_word: int = 0):
         cfg.check_buildable()
         self.cfg = cfg
+        self.rng_word = rng_word
         self.layers = [Layer(cfg, k, None if weights is None else weights[k]) for k in range(len(cfg.layers))]
         super().__init__({
             "sample": In(stream.Signature(sample_layout(cfg))),
@@ -101,7 +105,7 @@ class DrtpEngine(wiring.Component):
             m.d.comb += layer.i_label.eq(label)
 
         if cfg.uses_stochastic():
-            m.submodules.rng = rng = LaneRng(cfg)
+            m.submodules.rng = rng = LaneRng(cfg, self.rng_word)
             advance = 0
             for layer in layers:
                 advance = advance | layer.o_rng_advance

@@ -2,10 +2,12 @@
 
     python -m rtl.generate --config configs/small.yaml [--lanes P] [--seed N] -o build/rtl/small
     python -m rtl.generate --bits 8 --hidden 100 -o build/rtl/bits8
+    python -m rtl.generate --weights RUN/weights.npz -o build/rtl/trained   # start from a trained run
 
 Writes ``drtp_engine.v`` (plain Verilog-2005 from :func:`amaranth.back.verilog.convert`, the weight
 RAMs loaded with ``$readmemh``), ``layer<k>_weights.hex`` (initial weights, one RAM word per
-line, lane 0 in the low bits),
+line, lane 0 in the low bits; ``--weights RUN`` puts a training run's weights there and resets
+the stochastic-rounding lanes to its word counter, so the engine continues that run),
 ``layer<k>_randvec.hex`` (ROM contents or, for LFSR vectors, the per-class start states) and
 ``manifest.json`` (ports, parameters, formats, memories, cycles). Bad input: one sentence, exit 2.
 """
@@ -17,19 +19,22 @@ import sys
 from pathlib import Path
 
 import amaranth
+import numpy as np
 from amaranth.back import verilog
 from amaranth.lib import data
 
 from hwsim.cli import SEED_MAX, ArgParser, add_engine_options, engine_config, int_in, run_cli
 from hwsim.config import EngineConfig, RandomSource, load_config
 from hwsim.fileio import check_output_dir, write_atomic, write_json_atomic
+from hwsim.formats import ConfigError
 from hwsim.params import initial_weights, lane_reset_words, random_start_state, random_vectors
+from hwsim.run_dir import SavedRun, load_run
 
 from .engine import DrtpEngine
 from .layer import weight_words
 from .schedule import cycles, input_beats, phases, scaling_formula
 
-__all__ = ["TOP", "build_config", "generate", "manifest", "use_readmemh", "main"]
+__all__ = ["TOP", "build_config", "generate", "manifest", "use_readmemh", "load_weights", "main"]
 
 TOP = "drtp_engine"
 
@@ -97,7 +102,8 @@ def _ports(dut: DrtpEngine) -> list[dict]:
     return ports
 
 
-def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int, files: dict) -> dict:
+def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int | None, files: dict, weights_source: str | None = None,
+             rng_word: int = 0) -> dict:
     layers = []
     for k, layer in enumerate(cfg.layers):
         P, G, n_cols = cfg.lanes, cfg.groups(k), cfg.n_cols(k)
@@ -127,14 +133,16 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int, files: dict) -> dict
         "top": TOP,
         "verilog": files["verilog"],
         "config": {"name": cfg.name, "digest": cfg.digest(), "topology": list(cfg.topology)},
-        "generator": {"amaranth": amaranth.__version__, "weight_seed": seed},
+        "generator": {"amaranth": amaranth.__version__, "weight_seed": seed,
+                      "weights": weights_source or f"initial weights of seed {seed}", "rng_word": rng_word},
         "parameters": {
             "lanes": cfg.lanes, "bias": cfg.bias, "n_classes": cfg.n_classes,
             "input": cfg.input.to_dict(), "input_beats": input_beats(cfg),
             "random_source": cfg.random_source.value, "random_lfsr_bits": cfg.random_lfsr_bits,
             "random_seeds": list(cfg.random_seeds), "rng_lfsr_bits": cfg.rng_lfsr_bits,
             "rng_seed": cfg.rng_seed, "stochastic": cfg.uses_stochastic(),
-            "rng_lane_reset": lane_reset_words(cfg) if cfg.uses_stochastic() else [],
+            "rng_word": rng_word,
+            "rng_lane_reset": lane_reset_words(cfg, rng_word) if cfg.uses_stochastic() else [],
         },
         "layers": layers,
         "ports": _ports(dut),
@@ -152,17 +160,29 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int, files: dict) -> dict
     }
 
 
-def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = True, init_path: str = "") -> dict:
+def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = True, init_path: str = "", *,
+             weights: list | None = None, rng_word: int = 0, weights_source: str | None = None) -> dict:
     """Write the Verilog, init files and manifest for ``cfg`` into ``out``; returns the manifest.
 
     The Verilog loads the weight RAMs with ``$readmemh("<init_path><file>")`` (a bare file name is
     found in the simulator's or synthesis tool's working directory); ``init_weights=False`` drops
     that, so the file stands alone. The small random-vector ROMs keep their contents inline.
+
+    ``weights`` (canonical ``(n_out, n_cols)`` raw arrays, e.g. a trained run's) replace the
+    initial weights of ``seed``; ``rng_word`` is the stochastic-rounding word counter the lanes
+    reset to (the reset values of the lane registers), so that the engine continues exactly as
+    ``hwsim.fast.Engine(cfg, weights, rng_word)``. ``weights_source`` names them in the manifest.
     """
+    if isinstance(rng_word, bool) or not isinstance(rng_word, int) or rng_word < 0:
+        raise ConfigError(f"rng_word must be a non-negative integer, not {rng_word!r}")
+    if weights is None:
+        weights = initial_weights(cfg, seed)
+    else:
+        seed = None
+        _check_weights(cfg, weights)
     out.mkdir(parents=True, exist_ok=True)
-    weights = initial_weights(cfg, seed)
     # the design carries no weight init: the Verilog reads the .hex files instead (see use_readmemh)
-    dut = DrtpEngine(cfg, None)
+    dut = DrtpEngine(cfg, None, rng_word)
     files = {"verilog": f"{TOP}.v"}
     loads: dict[tuple[str, str], str | None] = {}
     for k, layer in enumerate(cfg.layers):
@@ -185,15 +205,50 @@ def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = T
             files[f"layer{k}_randvec"] = name
     text = use_readmemh(verilog.convert(dut, name=TOP, emit_src=False, strip_internal_attrs=True), loads)
     write_atomic(out / files["verilog"], text)
-    man = manifest(cfg, dut, seed, files)
+    man = manifest(cfg, dut, seed, files, weights_source, rng_word)
     write_json_atomic(out / "manifest.json", man)
     return man
 
 
+def _check_weights(cfg: EngineConfig, weights) -> None:
+    if len(weights) != len(cfg.layers):
+        raise ConfigError(f"weights must list {len(cfg.layers)} arrays (one per layer), not {len(weights)}")
+    for k, w in enumerate(weights):
+        w, fmt, want = np.asarray(w), cfg.layers[k].weight, (cfg.layers[k].n_out, cfg.n_cols(k))
+        if w.shape != want:
+            raise ConfigError(f"weights[{k}] must have shape {want} (n_out, n_cols), not {w.shape}")
+        if not np.issubdtype(w.dtype, np.integer) or not fmt.contains(w):
+            raise ConfigError(f"weights[{k}] must be raw integers within the weight format {fmt} "
+                              f"({fmt.min_raw}..{fmt.max_raw})")
+
+
+def load_weights(path: str | Path, option: str = "--weights") -> SavedRun:
+    """The training run that ``--weights`` names: its folder, or the ``weights.npz`` inside it.
+
+    Read by :func:`hwsim.run_dir.load_run` (config.yaml, results.json and weights.npz, checked
+    against each other); any problem is one :class:`ConfigError` sentence.
+    """
+    p = Path(path)
+    if p.suffix == ".npz" or p.is_file():
+        if not p.is_file():
+            raise ConfigError(f"{option} {str(path)!r} does not exist (python -m hwsim.train --out RUN writes "
+                              f"RUN/weights.npz)")
+        if p.name != "weights.npz":
+            raise ConfigError(f"{option} {str(path)!r} must be a run folder or the weights.npz inside one "
+                              f"(written by python -m hwsim.train --out RUN, beside its config.yaml)")
+        p = p.parent
+    return load_run(p, option)
+
+
 def _parser() -> ArgParser:
     p = ArgParser("python -m rtl.generate", __doc__)
-    add_engine_options(p, required=True)
-    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=0, help="seed of the initial weights (default 0)")
+    add_engine_options(p)
+    p.add_argument("--weights", metavar="RUN",
+                   help="start from a training run: RUN/weights.npz (or the folder RUN) written by "
+                        "python -m hwsim.train --out RUN; its config.yaml is the engine unless --config/--bits "
+                        "is given, which must then be the same config")
+    p.add_argument("--seed", type=int_in(0, SEED_MAX), default=None,
+                   help="seed of the initial weights (default 0; not with --weights)")
     p.add_argument("--no-weight-init", action="store_true",
                    help="no $readmemh for the weight RAMs (ASIC style: load them through the port)")
     p.add_argument("--init-path", default="",
@@ -208,9 +263,31 @@ def main(argv=None) -> int:
 
 
 def _main(args) -> int:
-    cfg = engine_config(args)
+    run = None
+    if args.weights is not None:
+        if args.seed is not None:
+            raise ConfigError("--seed names initial weights; with --weights the weights are the run's")
+        run = load_weights(args.weights)
+        if args.config is not None or args.bits is not None or args.hidden is not None:
+            cfg = engine_config(args)
+        else:
+            cfg = run.cfg if args.lanes is None else run.cfg.with_lanes(args.lanes, "--lanes")
+        if cfg.digest() != run.cfg.digest():
+            raise ConfigError(f"--weights {args.weights!r} was trained with config {run.cfg.name!r} (digest "
+                              f"{run.cfg.digest()}), not the {cfg.name!r} (digest {cfg.digest()}) named by "
+                              f"--config/--bits/--lanes; leave them out to use the run's config.yaml")
+    elif args.config is None and args.bits is None:
+        raise ConfigError("give the engine: --config NAME|PATH, --bits N, or --weights RUN (a training run)")
+    else:
+        cfg = engine_config(args)
     out = check_output_dir(args.out, "-o")
-    man = generate(cfg, out, args.seed, not args.no_weight_init, args.init_path)
+    if run is None:
+        man = generate(cfg, out, args.seed or 0, not args.no_weight_init, args.init_path)
+    else:
+        man = generate(cfg, out, 0, not args.no_weight_init, args.init_path, weights=run.weights,
+                       rng_word=run.rng_word, weights_source=str(run.path / "weights.npz"))
+        print(f"weights of {run.path / 'weights.npz'} ({run.epochs_done} epochs of {run.dataset}), "
+              f"random stream at word {run.rng_word}")
     print(f"wrote {out / man['verilog']}: {cfg.name}, P={cfg.lanes}, "
           f"{man['cycles']['train']} cycles per training sample, {man['cycles']['inference']} per inference")
     return 0

@@ -17,13 +17,16 @@ __all__ = ["LaneRng"]
 class LaneRng(wiring.Component):
     """P lane registers of ``rng_lfsr_bits`` bits; update cycle c gives lane p word ``c * P + p``.
 
-    Twin: :func:`hwsim.twins.lane_words`. Lane p resets to word p (the state ``p * L`` steps after
-    ``rng_seed``); each advance leaps every lane ``P * L`` steps, i.e. P words, in one clock, so
+    Twin: :func:`hwsim.twins.lane_words`. Lane p resets to word ``rng_word + p`` (the state
+    ``(rng_word + p) * L`` steps after ``rng_seed``; ``rng_word`` is 0 for a fresh engine, a saved
+    run's word counter to continue it); each advance leaps every lane ``P * L`` steps, i.e. P words, in one clock, so
     the words continue across layers and samples exactly as the reference's single counter.
 
     Parameters
     ----------
     cfg : EngineConfig
+    rng_word : int
+        The word counter the reset state stands for (a constant of the design: the reset value).
 
     Ports
     -----
@@ -33,10 +36,10 @@ class LaneRng(wiring.Component):
         The words for the current update cycle (registers).
     """
 
-    def __init__(self, cfg: EngineConfig):
+    def __init__(self, cfg: EngineConfig, rng_word: int = 0):
         self.cfg = cfg
         words = data.ArrayLayout(unsigned(cfg.rng_lfsr_bits), cfg.lanes)
-        super().__init__({"i_advance": In(1), "o_words": Out(words, init=lane_reset_words(cfg))})
+        super().__init__({"i_advance": In(1), "o_words": Out(words, init=lane_reset_words(cfg, rng_word))})
 
     def elaborate(self, platform):
         m = Module()

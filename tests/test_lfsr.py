@@ -40,3 +40,10 @@ def test_leap_matrix(width, n):
     rows = lfsr.leap_matrix(width, n)
     for state in (1, 0x3, (1 << width) - 1, 0x2AAAAA & ((1 << width) - 1)):
         assert lfsr.apply_leap(rows, state) == lfsr.steps(state, width, n)
+
+
+@pytest.mark.parametrize("width, n", [(16, 5000), (16, 123_457), (11, 10_000)])
+def test_far_word_reads_the_table(width, n):
+    """Positions past the direct-stepping limit come from the state table: same state as stepping."""
+    seed = 0xACE1 & ((1 << width) - 1)
+    assert lfsr.word(width, seed, n) == lfsr.steps(seed, width, (n * width) % lfsr.period(width))

@@ -111,3 +111,64 @@ def test_generates_verilog_init_files_and_manifest(tmp_path, capsys):
         width = cfg.layers[k].weight.width
         assert int(lines[0], 16) == sum((v & ((1 << width) - 1)) << (p * width) for p, v in enumerate(first))
     assert "P=8" in capsys.readouterr().out
+
+
+# -- --weights RUN: start from a training run ---------------------------------------------------
+
+@pytest.fixture
+def run_folder(tmp_path):
+    """A run folder as ``hwsim.train --out`` writes it (weights: initial of seed 5, word counter 12345)."""
+    from hwsim.run_dir import save_run
+    cfg = load_config("small")
+    run = tmp_path / "run"
+    save_run(run, cfg, {"mode": "fixed", "epochs": 1, "seed": 5, "dataset": cfg.dataset},
+             initial_weights(cfg, 5), 12345)
+    return run
+
+
+def one_sentence(capsys, code, start):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith(start), err
+
+
+@pytest.mark.parametrize("args, start", [
+    (["--weights", "{run}/missing.npz"], "error: --weights '{run}/missing.npz' does not exist (python -m hwsim.train "
+                                          "--out RUN writes RUN/weights.npz)"),
+    (["--weights", "{run}/config.yaml"], "error: --weights '{run}/config.yaml' must be a run folder or the "
+                                          "weights.npz inside one"),
+    (["--weights", "{run}/weights.npz", "--config", "paper-784-500-10"],
+     "error: --weights '{run}/weights.npz' was trained with config 'small' (digest "),
+    (["--weights", "{run}", "--lanes", "8"], "error: --weights '{run}' was trained with config 'small' (digest "),
+    (["--weights", "{run}", "--seed", "1"], "error: --seed names initial weights; with --weights the weights are "
+                                            "the run's"),
+    ([], "error: give the engine: --config NAME|PATH, --bits N, or --weights RUN (a training run)"),
+])
+def test_weights_errors(run_folder, tmp_path, capsys, args, start):
+    args = [a.format(run=run_folder) for a in args]
+    one_sentence(capsys, main([*args, "-o", str(tmp_path / "out")]), start.format(run=run_folder))
+    assert not (tmp_path / "out").exists()
+
+
+def test_weights_of_a_float_run_or_a_folder_without_them(run_folder, tmp_path, capsys):
+    (run_folder / "weights.npz").unlink()
+    one_sentence(capsys, main(["--weights", str(run_folder), "-o", str(tmp_path / "out")]),
+                 f"error: --weights '{run_folder}' has no weights.npz")
+
+
+def test_weights_and_random_stream_of_a_run(run_folder, tmp_path, capsys):
+    from hwsim.params import lane_reset_words, rng_word
+    out = tmp_path / "out"
+    assert main(["--weights", str(run_folder / "weights.npz"), "--config", "small", "-o", str(out)]) == 0
+    assert "random stream at word 12345" in capsys.readouterr().out
+    man = json.loads((out / "manifest.json").read_text())
+    cfg = load_config("small")
+    assert man["generator"]["weights"] == str(run_folder / "weights.npz") and man["generator"]["rng_word"] == 12345
+    assert man["generator"]["weight_seed"] is None
+    assert man["parameters"]["rng_lane_reset"] == lane_reset_words(cfg, 12345) == \
+        [rng_word(cfg, 12345 + p) for p in range(cfg.lanes)]
+    w = initial_weights(cfg, 5)
+    for k in range(len(cfg.layers)):
+        width = cfg.layers[k].weight.width
+        words = [sum((v & ((1 << width) - 1)) << (p * width) for p, v in enumerate(lanes))
+                 for lanes in weight_words(cfg, k, w[k])]
+        assert [int(line, 16) for line in (out / f"layer{k}_weights.hex").read_text().split()] == words
