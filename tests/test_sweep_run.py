@@ -118,3 +118,20 @@ def test_kill_9_then_rerun_equals_uninterrupted(reference, tmp_path):
     assert {pid: r["finished_at"] for pid, r in resumed.items() if pid in partial} == \
         {pid: r["finished_at"] for pid, r in partial.items()}      # finished points were not rerun
     assert _accuracies(resumed) == _accuracies(_points(reference))
+
+
+def test_profile_counts_become_columns(tmp_path):
+    """`profile: N` in a spec (or --profile N) records hwsim.profile's counts in results.csv."""
+    import csv
+    import subprocess
+    import sys
+    (tmp_path / "spec.yaml").write_text("name: prof\nbase: {bits: 4, hidden: 8, dataset: digits8x8}\nepochs: 1\n"
+                                        "seeds: 1\nfloat_baseline: false\nprofile: 40\ngrid: {weight_bits: [3, 4]}\n")
+    proc = subprocess.run([sys.executable, "-m", "hwsim.sweep", "spec.yaml", "--backend", "local", "--workers", "1",
+                           "--no-plots", "--no-progress", "--out", "s"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(open(tmp_path / "s" / "results.csv")))
+    assert len(rows) == 2
+    cols = [c for c in rows[0] if c.startswith("prof.")]
+    assert "prof.L0.preact.sat_hi" in cols and "prof.L1.preact.sat_lo" in cols, cols
+    assert all(row[c] != "" for row in rows for c in cols)

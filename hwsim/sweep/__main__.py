@@ -41,6 +41,9 @@ def _parser() -> ArgParser:
     g.add_argument("--dataset", help="mnist5k (default), digits8x8, fashion-mnist, mnist, cifar10")
     g.add_argument("--lanes", help="parallel MAC lanes of the derived base")
     g.add_argument("--data-dir", help="directory with the data set files (mnist, fashion-mnist, cifar10)")
+    g.add_argument("--profile", type=int_in(0, 1_000_000), metavar="N",
+                   help="profile N samples of every fixed-point point after training (hwsim.profile): "
+                        "saturation / wrap / rounding counts become columns of results.csv")
     g.add_argument("--no-float", action="store_true", help="skip the float DRTP baseline")
     g.add_argument("--float-only", action="store_true", help="run only the float DRTP twin")
     r = p.add_argument_group("how to run")
@@ -104,6 +107,8 @@ def _raw_spec(args) -> tuple[dict, str, str | None]:
             d[key] = int(value) if key == "seeds" and value.strip().isdigit() else value
     if args.name:
         d["name"] = args.name
+    if args.profile is not None:
+        d["profile"] = args.profile
     if args.data_dir:
         d["data_dir"] = args.data_dir
     if args.no_float:

@@ -44,6 +44,7 @@ def point_rows(points: list[Point], records: dict[str, dict]) -> list[dict]:
                "test_acc": res["test_acc"], "train_acc": res["train_acc"], "online_acc": res["online_acc"],
                "wall_seconds": res["wall_seconds"], "cpu_seconds": rec.get("cpu_seconds"),
                "samples_per_s": res["samples_per_s"], "host": rec.get("host")}
+        row.update(rec.get("profile") or {})  # hwsim.profile columns, when the spec asks for them
         if p.mode == "fixed":
             cost = hardware_cost(config_from_dict(p.config))
             for metric, value in (cost or {}).items():

@@ -60,9 +60,14 @@ def run_point(task: dict) -> dict:
     cpu0 = time.process_time()
     cfg = config_from_dict(task["config"])
     data = _dataset(task["dataset"], task["data_dir"])
-    result, _engine = train_run(cfg, data, task["epochs"], task["seed"], use_float=task["mode"] == "float")
-    return {"result": result.to_dict(), "cpu_seconds": time.process_time() - cpu0,
-            "host": socket.gethostname(), "pid": os.getpid(), "worker": _dask_worker()}
+    result, engine = train_run(cfg, data, task["epochs"], task["seed"], use_float=task["mode"] == "float")
+    out = {"result": result.to_dict(), "host": socket.gethostname(), "pid": os.getpid(), "worker": _dask_worker()}
+    if task.get("profile"):
+        from ..profile import profile_run
+        out["profile"] = profile_run(cfg, data, engine, n_samples=task["profile"], epoch=task["epochs"],
+                                     seed=task["seed"]).columns()
+    out["cpu_seconds"] = time.process_time() - cpu0
+    return out
 
 
 def _dask_worker() -> str | None:

@@ -13,6 +13,7 @@ YAML form::
     grid:
       weight_bits: [2, 3, 4, 5, 6, 8, 10, 12, 16]   # a list, or a range "2..16" / "2..16:2"
     float_baseline: true                            # the float twin per seed, plotted as a line
+    profile: 0                                      # profile N samples per engine point: prof.* columns
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .knobs import HIDDEN_ACTIVATIONS, KNOBS, RECIPE_KNOBS, SweepError, get_knob
 __all__ = ["SweepSpec", "Point", "parse_values", "spec_from_dict", "read_spec_file", "load_spec", "expand", "float_view",
            "point_id", "SweepError"]
 
-SPEC_KEYS = ("name", "base", "grid", "seeds", "epochs", "data_dir", "float_baseline", "fixed")
+SPEC_KEYS = ("name", "base", "grid", "seeds", "epochs", "data_dir", "float_baseline", "fixed", "profile")
 BASE_RECIPE_KEYS = ("bits", "hidden", "topology", "dataset", "lanes", "activation")
 MAX_POINTS = 100_000
 
@@ -52,11 +53,12 @@ class SweepSpec:
     data_dir: str | None = None
     float_baseline: bool = True
     fixed: bool = True
+    profile: int = 0  # samples profiled after training (hwsim.profile), recorded as columns; 0: none
 
     def to_dict(self) -> dict:
         return {"name": self.name, "base": dict(self.base), "epochs": self.epochs, "seeds": list(self.seeds),
                 "grid": {k: list(v) for k, v in self.grid}, "data_dir": self.data_dir,
-                "float_baseline": self.float_baseline, "fixed": self.fixed}
+                "float_baseline": self.float_baseline, "fixed": self.fixed, "profile": self.profile}
 
     @property
     def knobs(self) -> tuple[str, ...]:
@@ -81,11 +83,13 @@ class Point:
     config: dict = field(repr=False, compare=False)
     digest: str = ""
     float_key: str = ""
+    profile: int = field(default=0, compare=False)  # not part of the id: it adds columns, not results
 
     def task(self) -> dict:
         """What a worker needs (plain data: it crosses process and machine boundaries)."""
         return {"id": self.id, "mode": self.mode, "config": self.config, "seed": self.seed,
-                "epochs": self.epochs, "dataset": self.dataset, "data_dir": self.data_dir}
+                "epochs": self.epochs, "dataset": self.dataset, "data_dir": self.data_dir,
+                "profile": self.profile if self.mode == "fixed" else 0}
 
     def label(self) -> str:
         kn = ", ".join(f"{k}={v}" for k, v in self.knobs)
@@ -211,8 +215,11 @@ def spec_from_dict(d: Any, origin: str = "sweep spec", default_name: str | None 
             raise SweepError(f"{origin} {key} must be true or false, not {flags[key]!r}")
     if not flags["float_baseline"] and not flags["fixed"]:
         raise SweepError(f"{origin} runs nothing: fixed and float_baseline are both false")
+    profile = d.get("profile", 0)
+    if isinstance(profile, bool) or not isinstance(profile, int) or not 0 <= profile <= 1_000_000:
+        raise SweepError(f"{origin} profile must be a sample count in 0..1000000 (0: no profiling), not {profile!r}")
     spec = SweepSpec("", base, tuple(grid), _seeds(seeds if seeds is not None else 1), epochs, data_dir,
-                     flags["float_baseline"], flags["fixed"])
+                     flags["float_baseline"], flags["fixed"], profile)
     name = d.get("name", default_name)
     if name is None:
         name = "sweep-" + hashlib.sha256(json.dumps(spec.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
@@ -357,7 +364,7 @@ def expand(spec: SweepSpec) -> list[Point]:
             if spec.fixed:
                 fixed.append(Point(point_id("fixed", digest, cfg.dataset, epochs, seed), "fixed",
                                    tuple(knobs.items()), seed, epochs, cfg.dataset, spec.data_dir,
-                                   config, digest, fkey))
+                                   config, digest, fkey, spec.profile))
             if spec.float_baseline:
                 fid = point_id("float", fkey, cfg.dataset, epochs, seed)
                 if fid not in floats:  # float points are shared; they carry knobs only when alone
