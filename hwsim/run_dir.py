@@ -73,7 +73,7 @@ def load_run(path: str | Path, option: str = "--resume") -> SavedRun:
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
         raise ConfigError(f"{option} {str(path)!r}: results.json is not a run record of hwsim.train") from None
     if record.get("mode") != "fixed":
-        raise ConfigError(f"{option} {str(path)!r} holds a {record.get('mode')} run; only fixed-point runs resume")
+        raise ConfigError(f"{option} {str(path)!r} holds a {record.get('mode')} run; only fixed-point runs have engine weights to load")
     if digest != cfg.digest():
         raise ConfigError(f"{option} {str(path)!r}: config.yaml does not match results.json (digest {cfg.digest()}, "
                           f"not {digest}); it was edited after the run")

@@ -150,9 +150,16 @@ def test_weights_errors(run_folder, tmp_path, capsys, args, start):
 
 
 def test_weights_of_a_float_run_or_a_folder_without_them(run_folder, tmp_path, capsys):
+    record = json.loads((run_folder / "results.json").read_text())
+    (run_folder / "results.json").write_text(json.dumps({**record, "mode": "float"}))
+    code = main(["--weights", str(run_folder), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err == f"error: --weights '{run_folder}' holds a float run; only fixed-point runs have engine weights to load\n"
     (run_folder / "weights.npz").unlink()
-    one_sentence(capsys, main(["--weights", str(run_folder), "-o", str(tmp_path / "out")]),
-                 f"error: --weights '{run_folder}' has no weights.npz")
+    code = main(["--weights", str(run_folder), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"error: --weights '{run_folder}' has no weights.npz"), err
+    assert not (tmp_path / "out").exists()
 
 
 def test_weights_and_random_stream_of_a_run(run_folder, tmp_path, capsys):
