@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from . import lfsr
@@ -247,6 +248,23 @@ class EngineConfig:
         cfg = replace(self, lanes=lanes)
         cfg.check_lanes(field)
         return cfg
+
+    def check_weights(self, weights) -> None:
+        """Raise a one-sentence :class:`ConfigError` unless ``weights`` are this engine's raw weights.
+
+        One ``(n_out, n_cols)`` integer array per layer (bias column last), every value within the
+        layer's weight format: what :func:`hwsim.params.initial_weights` returns and the engine,
+        the RTL generator and run folders hold.
+        """
+        if len(weights) != len(self.layers):
+            raise ConfigError(f"weights must list {len(self.layers)} arrays (one per layer), not {len(weights)}")
+        for k, w in enumerate(weights):
+            w, fmt, want = np.asarray(w), self.layers[k].weight, (self.layers[k].n_out, self.n_cols(k))
+            if w.shape != want:
+                raise ConfigError(f"weights[{k}] must have shape {want} (n_out, n_cols), not {w.shape}")
+            if not np.issubdtype(w.dtype, np.integer) or not fmt.contains(w):
+                raise ConfigError(f"weights[{k}] must be raw integers within the weight format {fmt} "
+                                  f"({fmt.min_raw}..{fmt.max_raw})")
 
     def check_buildable(self) -> None:
         """Raise a one-sentence :class:`ConfigError` for an engine the RTL generator cannot build.

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats import ConfigError, FixedFormat, Overflow, Rounding
+from .formats import ConfigError, FixedFormat, Rounding, apply_overflow_array, shift_round_array
 from .idx import DataError, read_file_bytes, read_idx
 
 __all__ = ["Dataset", "DataError", "DATASETS", "FASHION_MNIST_DIR", "load_dataset",
@@ -367,24 +367,7 @@ def _input_lut(fmt: FixedFormat) -> np.ndarray:
     wide and shift by any amount, so int64 lanes could overflow where requantize() cannot.
     """
     p = np.arange(256).astype(object)
-    shift = PIXEL_FRAC_BITS - fmt.frac_bits
-    if shift <= 0:
-        v = p << -shift
-    elif fmt.rounding is Rounding.TRN:
-        v = p >> shift
-    elif fmt.rounding is Rounding.RND:
-        v = (p + (1 << (shift - 1))) >> shift
-    else:  # RND_CONV: round half to even
-        q = p >> shift
-        rem = p - (q << shift)
-        half = 1 << (shift - 1)
-        v = q + ((rem > half) | ((rem == half) & ((q & 1) == 1))).astype(int)
-    if fmt.overflow is Overflow.SAT:
-        v = np.minimum(np.maximum(v, fmt.min_raw), fmt.max_raw)
-    else:
-        v = v & ((1 << fmt.width) - 1)
-        if fmt.signed:
-            v = np.where((v >> (fmt.width - 1)) == 1, v - (1 << fmt.width), v)
+    v = apply_overflow_array(shift_round_array(p, PIXEL_FRAC_BITS - fmt.frac_bits, fmt.rounding), fmt)
     info = np.iinfo(np.int16)
     bad = [i for i in range(256) if not info.min <= v[i] <= info.max]
     if bad:
@@ -436,14 +419,7 @@ def quantize_float_inputs(x: np.ndarray, fmt: FixedFormat) -> np.ndarray:
     else:
         q = np.rint(scaled)  # half to even
     big = float(2 ** 62)
-    q = np.clip(q, -big, big).astype(np.int64)
-    if fmt.overflow is Overflow.SAT:
-        q = np.clip(q, fmt.min_raw, fmt.max_raw)
-    else:
-        q = q & ((1 << fmt.width) - 1)
-        if fmt.signed:
-            q = np.where(q >> (fmt.width - 1) == 1, q - (1 << fmt.width), q)
-    return q.astype(np.int16)
+    return apply_overflow_array(np.clip(q, -big, big).astype(np.int64), fmt).astype(np.int16)
 
 
 def check_topology(dataset: Dataset, n_inputs: int, n_classes: int) -> None:

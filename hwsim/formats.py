@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = [
     "Rounding", "Overflow", "FixedFormat", "ConfigError",
-    "shift_round", "apply_overflow", "requantize", "parse_format",
+    "shift_round", "apply_overflow", "requantize", "parse_format", "shift_round_array", "apply_overflow_array",
 ]
 
 
@@ -211,3 +211,35 @@ def requantize(value: int, from_frac: int, fmt: FixedFormat, rand: int = 0,
     """Move a raw integer with ``from_frac`` fraction bits into ``fmt``: round, then overflow."""
     shifted = shift_round(value, from_frac - fmt.frac_bits, rounding or fmt.rounding, rand)
     return apply_overflow(shifted, fmt)
+
+
+def shift_round_array(v: np.ndarray, shift: int, rounding: Rounding, rand=None) -> np.ndarray:
+    """:func:`shift_round` on a whole array: int64, or object (Python ints) where values may pass 64 bits.
+
+    ``rand`` holds each element's stochastic addend (its low ``shift`` bits are used).
+    """
+    if shift <= 0:
+        return v << -shift
+    rounding = Rounding(rounding)
+    if rounding is Rounding.TRN:
+        return v >> shift
+    if rounding is Rounding.RND:
+        return (v + (1 << (shift - 1))) >> shift
+    if rounding is Rounding.RND_CONV:
+        q = v >> shift
+        rem = v - (q << shift)
+        half = 1 << (shift - 1)
+        return q + ((rem > half) | ((rem == half) & ((q & 1) == 1))).astype(v.dtype)
+    return (v + (rand & ((1 << shift) - 1))) >> shift
+
+
+def apply_overflow_array(v: np.ndarray, fmt: FixedFormat) -> np.ndarray:
+    """:func:`apply_overflow` on a whole array (int64, or object for formats wider than 63 bits)."""
+    if fmt.overflow is Overflow.SAT:
+        return np.minimum(np.maximum(v, fmt.min_raw), fmt.max_raw)
+    if fmt.width >= 64 and v.dtype != object:
+        return v  # an int64 already holds every 64-bit value
+    r = v & ((1 << fmt.width) - 1)
+    if fmt.signed:
+        r = np.where((r >> (fmt.width - 1)) == 1, r - (1 << fmt.width), r)
+    return r

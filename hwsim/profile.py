@@ -38,7 +38,7 @@ import numpy as np
 from . import lfsr
 from .config import TERNARY, Activation, EngineConfig, UpdateRule, product_bits
 from .datasets import Dataset, PIXEL_FRAC_BITS, check_topology, quantize_inputs
-from .formats import ConfigError, FixedFormat, Overflow, Rounding
+from .formats import ConfigError, FixedFormat, Overflow, apply_overflow_array, shift_round_array
 
 __all__ = ["QuantityStats", "Profile", "profile_run", "QUANTITIES"]
 
@@ -53,37 +53,9 @@ def _bit_length(v: np.ndarray) -> np.ndarray:
     return np.searchsorted(_POW2, mag, side="right")
 
 
-def _shift_round(v: np.ndarray, d: int, rounding: Rounding, rand=None) -> np.ndarray:
-    """:func:`hwsim.formats.shift_round` on an int64 array (``rand``: the stochastic addends)."""
-    if d <= 0:
-        return v << -d
-    if rounding is Rounding.TRN:
-        return v >> d
-    if rounding is Rounding.RND:
-        return (v + (1 << (d - 1))) >> d
-    if rounding is Rounding.RND_CONV:
-        q = v >> d
-        rem = v - (q << d)
-        half = 1 << (d - 1)
-        return q + ((rem > half) | ((rem == half) & ((q & 1) == 1)))
-    return (v + rand) >> d
-
-
 def _direction(v: np.ndarray, q: np.ndarray, d: int) -> np.ndarray:
     """+1 rounded up, -1 down, 0 exact: the sign of ``q * 2**d - v``."""
     return np.sign((q << d) - v) if d > 0 else np.zeros(v.shape, dtype=np.int64)
-
-
-def _overflow(v: np.ndarray, fmt: FixedFormat) -> np.ndarray:
-    """:func:`hwsim.formats.apply_overflow` on an int64 array."""
-    if fmt.overflow is Overflow.SAT:
-        return np.clip(v, fmt.min_raw, fmt.max_raw)
-    if fmt.width >= 64:
-        return v
-    r = v & ((1 << fmt.width) - 1)
-    if fmt.signed:
-        r = np.where((r >> (fmt.width - 1)) & 1 == 1, r - (1 << fmt.width), r)
-    return r
 
 
 def _activate(kind: Activation, z: np.ndarray, z_frac: int):
@@ -312,8 +284,8 @@ def profile_run(cfg: EngineConfig, data: Dataset, engine_or_weights, *, rng_word
     fin = cfg.input
     px = pixels[order].astype(np.int64)
     d_in = PIXEL_FRAC_BITS - fin.frac_bits
-    q = _shift_round(px, d_in, fin.rounding)
-    x_raw = _overflow(q, fin)
+    q = shift_round_array(px, d_in, fin.rounding)
+    x_raw = apply_overflow_array(q, fin)
     _mismatch(-1, 0, "input", x_raw, quantize_inputs(pixels[order], fin))
     stat(0, "input", fin, fin.rounding).add(x_raw, q, _direction(px, q, d_in))
     x_raw = x_raw.astype(np.int16)
@@ -342,21 +314,21 @@ def profile_run(cfg: EngineConfig, data: Dataset, engine_or_weights, *, rng_word
                 acc, hi, lo = _sat_accumulate(terms, acc_fmt)
                 stat(k, "acc", acc_fmt).add(acc, exact, hi=hi, lo=lo)
             else:
-                acc = _overflow(exact, acc_fmt)
+                acc = apply_overflow_array(exact, acc_fmt)
                 stat(k, "acc", acc_fmt).add(acc, exact)
             # pre-activation
             pf = layer.preact
             d = acc_fmt.frac_bits - pf.frac_bits
-            q = _shift_round(acc, d, pf.rounding)
-            z = _overflow(q, pf)
+            q = shift_round_array(acc, d, pf.rounding)
+            z = apply_overflow_array(q, pf)
             stat(k, "preact", pf, pf.rounding).add(z, q, _direction(acc, q, d))
             _mismatch(s, k, "z", z, tr.z[k])
             # activation
             c, deriv = _activate(layer.activation, z, pf.frac_bits)
             af = layer.act
             d = pf.frac_bits - af.frac_bits
-            q = _shift_round(c, d, af.rounding)
-            y = _overflow(q, af)
+            q = shift_round_array(c, d, af.rounding)
+            y = apply_overflow_array(q, af)
             st = stat(k, "act", af, af.rounding)
             st.add(y, q, _direction(c, q, d))
             st.clipped += int(np.count_nonzero(~deriv))
@@ -368,8 +340,8 @@ def profile_run(cfg: EngineConfig, data: Dataset, engine_or_weights, *, rng_word
                 t[label] = layer.target_one()
                 v = y - t
                 d = af.frac_bits - ef.frac_bits
-                q = _shift_round(v, d, ef.rounding)
-                e = _overflow(q, ef)
+                q = shift_round_array(v, d, ef.rounding)
+                e = apply_overflow_array(q, ef)
                 stat(k, "error", ef, ef.rounding).add(e, q, _direction(v, q, d))
                 delta = e if layer.sends_error else np.sign(e)
                 if not layer.sends_error:
@@ -436,10 +408,10 @@ def _update(cfg: EngineConfig, k: int, Wk: np.ndarray, delta: np.ndarray, a_ext:
             used = min(d, cfg.rng_lfsr_bits)
             widx = (base + nz_i[None, :] * (cfg.groups(k) * cfg.lanes) + nz_j[:, None]) % period
             rand = (words[widx] & ((1 << used) - 1)) << (d - used)
-        dw = _shift_round(v, d, layer.update_rounding, rand)
+        dw = shift_round_array(v, d, layer.update_rounding, rand)
         stat(k, "update", None, layer.update_rounding).add(dw, dw, _direction(v, dw, d))
     sub = np.ix_(nz_j, nz_i)
     pre = Wk[sub] + dw
-    new = _overflow(pre, layer.weight)
+    new = apply_overflow_array(pre, layer.weight)
     stat(k, "weight", layer.weight).add(new, pre)
     Wk[sub] = new

@@ -73,7 +73,8 @@ def load_run(path: str | Path, option: str = "--resume") -> SavedRun:
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
         raise ConfigError(f"{option} {str(path)!r}: results.json is not a run record of hwsim.train") from None
     if record.get("mode") != "fixed":
-        raise ConfigError(f"{option} {str(path)!r} holds a {record.get('mode')} run; only fixed-point runs have engine weights to load")
+        raise ConfigError(f"{option} {str(path)!r} holds a {record.get('mode')} run; only fixed-point runs have "
+                          f"engine weights to load")
     if digest != cfg.digest():
         raise ConfigError(f"{option} {str(path)!r}: config.yaml does not match results.json (digest {cfg.digest()}, "
                           f"not {digest}); it was edited after the run")
@@ -84,10 +85,10 @@ def load_run(path: str | Path, option: str = "--resume") -> SavedRun:
     except (KeyError, ValueError, OSError, zipfile.BadZipFile):
         raise ConfigError(f"{option} {str(path)!r}: weights.npz is unreadable or lacks W0..W{len(cfg.layers) - 1} "
                           f"and rng_word") from None
-    for k, w in enumerate(weights):
-        want = (cfg.layers[k].n_out, cfg.n_cols(k))
-        if w.shape != want:
-            raise ConfigError(f"{option} {str(path)!r}: weights.npz W{k} has shape {w.shape}, the config needs {want}")
+    try:
+        cfg.check_weights(weights)
+    except ConfigError as exc:
+        raise ConfigError(f"{option} {str(path)!r}: weights.npz does not fit config.yaml: {exc}") from None
     if epochs < 0 or seed < 0 or rng_word < 0:
         raise ConfigError(f"{option} {str(path)!r}: results.json or weights.npz holds a negative count")
     return SavedRun(path, cfg, record, weights, rng_word)

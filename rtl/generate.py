@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import amaranth
-import numpy as np
 from amaranth.back import verilog
 from amaranth.lib import data
 
@@ -179,7 +178,7 @@ def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = T
         weights = initial_weights(cfg, seed)
     else:
         seed = None
-        _check_weights(cfg, weights)
+        cfg.check_weights(weights)
     out.mkdir(parents=True, exist_ok=True)
     # the design carries no weight init: the Verilog reads the .hex files instead (see use_readmemh)
     dut = DrtpEngine(cfg, None, rng_word)
@@ -208,18 +207,6 @@ def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = T
     man = manifest(cfg, dut, seed, files, weights_source, rng_word)
     write_json_atomic(out / "manifest.json", man)
     return man
-
-
-def _check_weights(cfg: EngineConfig, weights) -> None:
-    if len(weights) != len(cfg.layers):
-        raise ConfigError(f"weights must list {len(cfg.layers)} arrays (one per layer), not {len(weights)}")
-    for k, w in enumerate(weights):
-        w, fmt, want = np.asarray(w), cfg.layers[k].weight, (cfg.layers[k].n_out, cfg.n_cols(k))
-        if w.shape != want:
-            raise ConfigError(f"weights[{k}] must have shape {want} (n_out, n_cols), not {w.shape}")
-        if not np.issubdtype(w.dtype, np.integer) or not fmt.contains(w):
-            raise ConfigError(f"weights[{k}] must be raw integers within the weight format {fmt} "
-                              f"({fmt.min_raw}..{fmt.max_raw})")
 
 
 def load_weights(path: str | Path, option: str = "--weights") -> SavedRun:

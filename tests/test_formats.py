@@ -6,8 +6,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from hwsim.formats import (ConfigError, FixedFormat, Overflow, Rounding, apply_overflow, parse_format,
-                           requantize, shift_round)
+from hwsim.formats import (ConfigError, FixedFormat, Overflow, Rounding, apply_overflow, apply_overflow_array,
+                           parse_format, requantize, shift_round, shift_round_array)
 
 SMALL_FORMATS = [FixedFormat(i, w - i, s) for w in range(1, 9) for s in (False, True) for i in range(-2, w + 3)
                  if w >= (2 if s else 1)]
@@ -101,3 +101,23 @@ def test_rounding_and_overflow_names():
         parse_format("s1.7", rounding="up")
     with pytest.raises(ConfigError, match="overflow must be one of sat, wrap, not 'clip'"):
         parse_format("s1.7", overflow="clip")
+
+
+@pytest.mark.parametrize("dtype", [np.int64, object])
+@pytest.mark.parametrize("rounding", ["trn", "rnd", "rnd_conv", "stoch"])
+@pytest.mark.parametrize("shift", [-2, 0, 1, 3])
+def test_array_shift_round_equals_the_scalar_rule(dtype, rounding, shift):
+    v = np.arange(-300, 300).astype(dtype)
+    rand = (np.arange(600) * 37 % 256).astype(dtype)
+    got = shift_round_array(v, shift, Rounding(rounding), rand)
+    want = [shift_round(int(a), shift, Rounding(rounding), int(r)) for a, r in zip(v, rand)]
+    assert [int(g) for g in got] == want
+
+
+@pytest.mark.parametrize("dtype", [np.int64, object])
+@pytest.mark.parametrize("fmt", ["s2.1", "u1.2", "s0.3"])
+@pytest.mark.parametrize("overflow", ["sat", "wrap"])
+def test_array_overflow_equals_the_scalar_rule(dtype, fmt, overflow):
+    f = parse_format(fmt, overflow=overflow)
+    v = np.arange(-70, 70).astype(dtype)
+    assert [int(x) for x in apply_overflow_array(v, f)] == [apply_overflow(int(a), f) for a in v]

@@ -154,7 +154,8 @@ def test_weights_of_a_float_run_or_a_folder_without_them(run_folder, tmp_path, c
     (run_folder / "results.json").write_text(json.dumps({**record, "mode": "float"}))
     code = main(["--weights", str(run_folder), "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err
-    assert code == 2 and err == f"error: --weights '{run_folder}' holds a float run; only fixed-point runs have engine weights to load\n"
+    assert code == 2 and err == (f"error: --weights '{run_folder}' holds a float run; only fixed-point runs have "
+                                 f"engine weights to load\n")
     (run_folder / "weights.npz").unlink()
     code = main(["--weights", str(run_folder), "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err

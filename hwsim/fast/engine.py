@@ -55,21 +55,13 @@ class Engine:
                  simd_rows: bool = True):
         if not isinstance(rng_word, (int, np.integer)) or isinstance(rng_word, bool) or rng_word < 0:
             raise ConfigError(f"rng_word must be a non-negative integer, not {rng_word!r}")
-        if len(weights) != len(cfg.layers):
-            raise ConfigError(f"weights must list {len(cfg.layers)} arrays (one per layer), not {len(weights)}")
+        cfg.check_weights(weights)  # before compiling: a bad call costs nothing
         self.cfg = cfg
         self._k = compiled_kernels(cfg, dots_max_pad, sparse_lanes, vnni, simd_rows)
         self._rng_word = int(rng_word)
         self._states = []
         for k, (plan, w) in enumerate(zip(self._k.plans, weights)):
             w = np.asarray(w)
-            fmt = cfg.layers[k].weight
-            if w.shape != (plan.n_out, plan.n_cols):
-                raise ConfigError(f"weights[{k}] must have shape {(plan.n_out, plan.n_cols)} (n_out, n_cols), "
-                                  f"not {w.shape}")
-            if not np.issubdtype(w.dtype, np.integer) or not fmt.contains(w):
-                raise ConfigError(f"weights[{k}] must be raw integers within the weight format {fmt} "
-                                  f"({fmt.min_raw}..{fmt.max_raw})")
             if plan.layout == LAYOUT_DOTS:
                 flat = w.astype(plan.w_dtype)                    # (n_out, n_cols)
             else:
