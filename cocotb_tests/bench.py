@@ -45,8 +45,9 @@ class EnginePorts:
     label_width: int
     train_lsb: int
     signals: dict             # role -> top-level port name
-    cycles_train: int         # clock cycles per sample, first beat to done, stream never stalling
-    cycles_infer: int
+    cycles_train: int         # dense: clock cycles per sample, first beat to done, stream never stalling
+    cycles_infer: int         # (event: the most a sample takes; each sample's own come from the golden counts)
+    event: bool               # schedule: event (the load serializes non-zero pixels, one per cycle)
 
     @property
     def beats(self) -> int:
@@ -94,7 +95,7 @@ def manifest_ports(m: dict) -> dict:
     return dict(pixel_lsb=int(fields["pixels"]["offset"]), label_lsb=int(fields["label"]["offset"]),
                 label_width=int(fields["label"]["width"]), train_lsb=int(fields["train"]["offset"]),
                 signals=dict(PORT_NAMES), cycles_train=int(cycles["train"]),
-                cycles_infer=int(cycles["inference"]))
+                cycles_infer=int(cycles["inference"]), event=cycles.get("schedule", "dense") == "event")
 
 
 @dataclass
@@ -221,7 +222,8 @@ class EngineTB:
     async def _offer(self, word: int) -> int:
         """Hold ``word`` valid until it is accepted (backpressure); returns the cycle it was taken in.
 
-        Beats are only offered to an idle engine or one in its finishing cycle, so ``ready`` is
+        Beats are only offered to an idle engine or one in its finishing cycle (or, with ``event``,
+        one writing the previous beat's events, at most P - 1 cycles), so ``ready`` is
         polled on falling edges for a few cycles at most (a value-change trigger on ``ready`` or
         ``done`` costs Icarus a Python call on every evaluation of the net: 10x slower).
         """
@@ -231,9 +233,9 @@ class EngineTB:
         while not self.ready.value:
             await FallingEdge(self.clk)
             waited += 1
-            if waited > READY_LIMIT:
-                raise AssertionError(f"input stream: ready stayed low for {READY_LIMIT} cycles while a beat "
-                                     f"was offered to an engine that should be idle")
+            if waited > READY_LIMIT + self.p.lanes:
+                raise AssertionError(f"input stream: ready stayed low for {READY_LIMIT + self.p.lanes} cycles "
+                                     f"while a beat was offered to an engine that should be idle")
         taken = self.now_cycles()
         await FallingEdge(self.clk)            # the rising edge in between took the beat
         return taken
@@ -259,13 +261,31 @@ class EngineTB:
             self.valid.value = 1
         return first, taken
 
+    def after_last_beat(self, x, cycles: int) -> int:
+        """Cycles from the sample's last beat taken to ``done`` when the sample takes ``cycles`` unstalled.
+
+        Dense: every beat is one load cycle. Event: a beat takes one cycle per non-zero pixel (at
+        least one), so the last beat's other events are still written after it is taken.
+        """
+        p = self.p
+        x = np.asarray([int(v) for v in x] + [0] * (p.beats * p.lanes - p.n_in)).reshape(p.beats, p.lanes)
+        if not p.event:
+            return cycles - p.beats
+        per_beat = np.maximum((x != 0).sum(axis=1), 1)
+        return cycles - int(per_beat.sum()) + int(per_beat[-1]) - 1
+
     async def run_sample(self, index: int, x, label: int, train: bool, stall: float = 0.0,
-                         next_first=None) -> SampleRecord:
-        """One sample: stream it, sleep until ``done``, read the prediction."""
+                         next_first=None, expected: int | None = None) -> SampleRecord:
+        """One sample: stream it, sleep until ``done``, read the prediction.
+
+        ``expected``: the cycles the golden counts give the sample unstalled (default: the manifest's).
+        """
         t0, c0 = time.perf_counter(), time.process_time()
         hold = None if next_first is None else self._beats(*next_first)[0]
         first, last = await self.send(x, label, train, stall, hold)
-        await self._wait_done(index, train, last)
+        if expected is None:
+            expected = self.p.cycles_train if train else self.p.cycles_infer
+        await self._wait_done(index, train, last, self.after_last_beat(x, expected), expected)
         cycles = self.now_cycles() - first + 1
         pred = int(self.pred.value)
         await FallingEdge(self.clk)           # the engine leaves its finishing cycle
@@ -276,24 +296,23 @@ class EngineTB:
         return SampleRecord(index, pred, cycles, wall)
 
 
-    async def _wait_done(self, index: int, train: bool, last: int) -> None:
-        """Sleep until the cycle the manifest promises ``done`` in, then confirm it on falling edges.
+    async def _wait_done(self, index: int, train: bool, last: int, after_last: int, per_sample: int) -> None:
+        """Sleep until the cycle the golden counts promise ``done`` in, then confirm it on falling edges.
 
         One timer instead of a value-change trigger (see :meth:`_offer`). The engine is checked to
         be still busy on waking, so a ``done`` that came early is reported, never skipped silently;
         a late one is waited for up to four sample periods.
         """
-        per_sample = self.p.cycles_train if train else self.p.cycles_infer
-        due = last + per_sample - self.p.beats           # the done cycle when the schedule holds
+        due = last + after_last                          # the done cycle when the schedule holds
         phase = "training" if train else "inference"
         sleep = due - self.now_cycles() - 1
         if sleep > 0:                                    # wake a quarter period before a falling edge
             await Timer(sleep * self.period_ns - self.period_ns // 4, unit="ns")
             await FallingEdge(self.clk)
             if not self.busy.value and not self.done.value:
-                raise AssertionError(f"{phase} sample {index}: the engine finished before cycle "
-                                     f"{due - last + self.p.beats} of the sample, the manifest says done comes "
-                                     f"in cycle {per_sample}")
+                raise AssertionError(f"{phase} sample {index}: the engine finished more than "
+                                     f"{sleep} cycles after its last input beat, earlier than the "
+                                     f"{after_last} the golden counts give ({per_sample} cycles per sample)")
         limit = self.now_cycles() + 4 * per_sample + 100
         while not self.done.value:
             await FallingEdge(self.clk)
@@ -339,8 +358,8 @@ class Checker:
     def cycles(self, phase: str, s: int, got: int, expected: int) -> None:
         self.cycles_checked += 1
         if got != expected:
-            self._fail(f"{phase} sample {s}: took {got} clock cycles from first beat to done, the manifest "
-                       f"says {expected}", phase=phase, sample=s, what="cycles", expected=expected, actual=got)
+            self._fail(f"{phase} sample {s}: took {got} clock cycles from first beat to done, the golden "
+                       f"counts say {expected}", phase=phase, sample=s, what="cycles", expected=expected, actual=got)
 
     def weights_equal(self, phase: str, s: int, k: int, got: np.ndarray, expected: np.ndarray,
                       lanes: int) -> bool:

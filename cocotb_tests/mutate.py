@@ -5,9 +5,10 @@
 Every mutant edits a *copy* of ``rtl/`` and ``hwsim/`` under ``build/mutate/<name>/src`` (the real
 sources are never touched; the golden vectors always come from the real ``hwsim``), regenerates the
 Verilog from that copy with ``python -m rtl.generate``, builds it and runs the full-engine benches:
-the saturation stress set (``golden/configs/small-stress.yaml``, 100 samples) and the committed
-golden set (``golden/small``, 200 samples), each streamed with stalls and backpressure and weights
-read back after every 5th sample, then their inference slices; the first bench that fails stops it.
+the saturation stress set (``golden/configs/small-stress.yaml``, 100 samples with the edge
+stimulus) and the committed golden set (``golden/small``, 200 samples), each with the ``dense`` and
+the ``event`` schedule, streamed with stalls and backpressure and weights read back after every
+5th sample, then their inference slices; the first bench that fails stops it.
 A mutant is *caught* when a bench reports a mismatch or the engine hangs; the first mismatch
 sentence is shown. An edit whose anchor text is no longer in the source is reported as *stale*
 (the RTL changed; update the table here) and makes the script exit 2; fewer caught than
@@ -52,8 +53,8 @@ MUTANTS = (
     Mutant("lfsr_tap_flipped", "16-bit LFSR tap 4 flipped to 5 (stochastic lanes and DRTP vectors)",
            (("hwsim/lfsr.py", "16: (16, 15, 13, 4)", "16: (16, 15, 13, 5)"),)),
     Mutant("weight_wraps", "weight update wraps instead of saturating (missing saturation)",
-           (("rtl/update.py", "self.o_weights[p].eq(overflow(w + dw, layer.weight, m))",
-             "self.o_weights[p].eq(overflow(w + dw, layer.weight.with_(overflow='wrap'), m))"),)),
+           (("rtl/update.py", "self.o_weights[p].eq(overflow(self.i_weights[p] + self.i_dw[p], fmt, m))",
+             "self.o_weights[p].eq(overflow(self.i_weights[p] + self.i_dw[p], fmt.with_(overflow='wrap'), m))"),)),
     Mutant("saturate_no_floor", "saturation logic forgets its lower bound everywhere (missing saturation)",
            (("rtl/arith.py", "    if vlo < lo:\n        out = Mux(value < lo, lo, out)",
              "    if False:\n        out = Mux(value < lo, lo, out)"),)),
@@ -63,9 +64,7 @@ MUTANTS = (
     Mutant("sigmoid_offset", "hard-sigmoid adds 1/2 - 1 LSB (off-by-one clip offset)",
            (("rtl/activation.py", "saturate(z + half, 0, one, m)", "saturate(z + half - 1, 0, one, m)"),)),
     Mutant("label_bits_swapped", "label bits 0 and 1 swapped where the engine latches the label",
-           (("rtl/engine.py", "from amaranth.hdl import Array, Module, Signal",
-             "from amaranth.hdl import Array, Cat, Module, Signal"),
-            ("rtl/engine.py", "label.eq(self.sample.payload.label)",
+           (("rtl/engine.py", "label.eq(self.sample.payload.label)",
              "label.eq(Cat(self.sample.payload.label[1], self.sample.payload.label[0], "
              "self.sample.payload.label[2:]))"))),
     Mutant("target_off_by_one", "output target is 1.0 - 1 LSB (off-by-one error target)",
@@ -87,14 +86,38 @@ MUTANTS = (
     Mutant("rng_lanes_rotated", "stochastic lanes reset to words 1..P instead of 0..P-1",
            (("hwsim/params.py", "return [rng_word(cfg, start + p) for p in range(cfg.lanes)]",
              "return [rng_word(cfg, start + p + 1) for p in range(cfg.lanes)]"),)),
+    # -- the event schedule (docs/engine.md §11) ----------------------------------------------
+    Mutant("event_dropped", "event: a hidden neuron in lane 0 of its group never becomes an event of the next layer",
+           (("rtl/layer.py", "self.o_ev_we.eq(busy & real & au.o_y.any())",
+             "self.o_ev_we.eq(busy & real & au.o_y.any() & (lane != 0))"),)),
+    Mutant("event_duplicated", "event: the serializer writes the first event of every beat twice",
+           (("rtl/engine.py", "rest = mask & (mask - 1)", "rest = Mux(accept, mask, mask & (mask - 1))"),)),
+    Mutant("event_wrong_address", "event: an input event's column address is one too high",
+           (("rtl/engine.py", "events.i_waddr.eq(fit(base + lowest, events.i_waddr.shape()))",
+             "events.i_waddr.eq(fit(base + lowest + 1, events.i_waddr.shape()))"),)),
+    Mutant("event_last_slot_lost", "event: a group's last event slot is not issued when a layer has more events than lanes",
+           (("rtl/layer.py", "last_slot = Mux(n_cols_now > P, n_cols_now - 1, P - 1)",
+             "last_slot = Mux(n_cols_now > P + 1, n_cols_now - 2, P - 1)"),)),
+    Mutant("inactive_group_visited", "event: every group enters the active list (inactive groups are updated too)",
+           (("rtl/layer.py", "act_we.eq(last & any_next)", "act_we.eq(last)"),)),
+    Mutant("word_skip_lane0", "event: a word whose only non-zero change is in lane 0 is skipped",
+           (("rtl/update.py", "self.o_nonzero.eq(self.o_dw.as_value().any())",
+             "self.o_nonzero.eq(self.o_dw.as_value()[len(self.o_dw[0]):].any())"),)),
+    Mutant("rng_on_skipped_work", "event: the lane RNG also advances on forward slots (skipped update work)",
+           (("rtl/layer.py", "self.o_rng_advance.eq(u2_valid)", "self.o_rng_advance.eq(u2_valid | f2_valid)"),)),
+    Mutant("rng_not_on_done_work", "event: the lane RNG advances only on visits that write (not on every visit)",
+           (("rtl/layer.py", "self.o_rng_advance.eq(u2_valid)", "self.o_rng_advance.eq(u2_valid & u_read)"),)),
 )
 
-# (label, config, golden set, cocotb test filter), run in order until one catches the mutant
+# (label, config, schedule, golden set, cocotb test filter), run in order until one catches the mutant
 BENCHES = (
-    ("stress/stream", STRESS, "stress", r".*train_stream$"),
-    ("small/stream", "small", None, r".*train_stream$"),
-    ("small/infer", "small", None, r".*infer$"),
-    ("stress/infer", STRESS, "stress", r".*infer$"),
+    ("stress/stream", STRESS, None, "stress", r".*train_stream$"),
+    ("stress-event/stream", STRESS, "event", "stress-event", r".*train_stream$"),
+    ("small/stream", "small", None, None, r".*train_stream$"),
+    ("small-event/stream", "small", "event", "small-event", r".*train_stream$"),
+    ("small/infer", "small", None, None, r".*infer$"),
+    ("stress/infer", STRESS, None, "stress", r".*infer$"),
+    ("stress-event/infer", STRESS, "event", "stress-event", r".*infer$"),
 )
 CHECK_EVERY = 5   # weights read back after every 5th streamed sample: a mutant stops early
 
@@ -120,7 +143,10 @@ def make_tree(dst: Path, mutant: Mutant | None) -> Path:
 
 
 def goldens() -> dict:
-    return {None: ROOT / "golden" / "small", "stress": ensure_golden(STRESS, samples=100, infer=20)}
+    return {None: ROOT / "golden" / "small",
+            "stress": ensure_golden(STRESS, samples=100, infer=20, stimulus="edge"),
+            "stress-event": ensure_golden(STRESS, samples=100, infer=20, schedule="event", stimulus="edge"),
+            "small-event": ensure_golden("small", samples=200, infer=100, schedule="event")}
 
 
 def run_one(mutant: Mutant | None, sim: str, gold: dict) -> dict:
@@ -132,11 +158,12 @@ def run_one(mutant: Mutant | None, sim: str, gold: dict) -> dict:
         src = make_tree(work, mutant)
     except StaleMutant as exc:
         return {**result, "status": "stale", "detail": str(exc)}
-    for label, config, gkey, tests in BENCHES:
+    for label, config, schedule, gkey, tests in BENCHES:
+        tag = Path(str(config)).stem + (f"-{schedule}" if schedule else "")
         try:
-            design = generate_rtl(config, name=f"{name}-{Path(str(config)).stem}", rtl_src=src / "rtl",
-                                  out=work / f"rtl-{Path(str(config)).stem}")
-            runner = build(design, sim, build_dir=work / f"{sim}-{Path(str(config)).stem}", waves=False)
+            design = generate_rtl(config, name=f"{name}-{tag}", rtl_src=src / "rtl", out=work / f"rtl-{tag}",
+                                  schedule=schedule)
+            runner = build(design, sim, build_dir=work / f"{sim}-{tag}", waves=False)
         except RuntimeError as exc:
             return {**result, "status": "invalid", "detail": f"{label}: {exc}",
                     "seconds": round(time.perf_counter() - t0, 1)}

@@ -154,9 +154,10 @@ class Design:
 
 
 def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | None = None,
-                 out: Path | None = None, weights: Path | None = None) -> Design:
+                 out: Path | None = None, weights: Path | None = None, schedule: str | None = None) -> Design:
     """Run ``python -m rtl.generate`` for ``config`` (cached on the config and the rtl/ sources).
 
+    ``schedule`` overrides the config's (``--schedule``); the design is then named ``<config>-<schedule>``.
     ``rtl_src`` points at another copy of the rtl package (mutation runs); ``out`` overrides the folder.
     ``weights`` (a training run's ``weights.npz``) starts the engine from that run: the weight RAMs
     are loaded by ``$readmemh`` from ``out`` (absolute path) and the random stream continues the run's.
@@ -164,10 +165,11 @@ def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | No
     config = Path(config)
     if not config.exists():
         config = ROOT / "configs" / f"{config}.yaml"
-    name = name or config.stem
+    name = name or (config.stem + (f"-{schedule}" if schedule else ""))
     out = out or BUILD / name / "rtl"
     pkg_parent = (rtl_src.parent if rtl_src else ROOT)
-    stamp = _tree_digest([pkg_parent / "rtl", pkg_parent / "hwsim", config, *([weights] if weights else [])])
+    stamp = _tree_digest([pkg_parent / "rtl", pkg_parent / "hwsim", config, *([weights] if weights else [])],
+                         str(schedule))
     with file_lock(out.parent / f".{out.name}.lock"):
         stamp_file = out / ".stamp"
         if not (stamp_file.is_file() and stamp_file.read_text() == stamp and (out / "manifest.json").is_file()):
@@ -176,6 +178,8 @@ def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | No
             env = dict(os.environ)
             env["PYTHONPATH"] = os.pathsep.join([str(pkg_parent), str(ROOT), env.get("PYTHONPATH", "")])
             init = ["--weights", str(weights), "--init-path", f"{out.resolve()}/"] if weights else ["--no-weight-init"]
+            if schedule:
+                init += ["--schedule", schedule]
             proc = subprocess.run([sys.executable, "-m", "rtl.generate", "--config", str(config), *init,
                                    "-o", str(out)],
                                   cwd=pkg_parent, env=env, capture_output=True, text=True)
@@ -370,16 +374,26 @@ def golden_dir(name: str) -> Path:
     return ROOT / "golden" / name
 
 
-def ensure_golden(config: str | Path, samples: int, infer: int, out: Path | None = None) -> Path:
-    """A golden set regenerated on demand into ``build/cocotb/golden/<config name>`` (reused while valid)."""
+def bench_config(config: str | Path, schedule: str | None = None):
+    """The config a bench runs: ``config`` loaded, with ``schedule`` when given."""
+    from hwsim.config import load_config
+    cfg = load_config(config)
+    return cfg if schedule is None else cfg.with_schedule(schedule)
+
+
+def ensure_golden(config: str | Path, samples: int, infer: int, out: Path | None = None,
+                  schedule: str | None = None, stimulus: str = "data") -> Path:
+    """A golden set regenerated on demand into ``build/cocotb/golden/<config name>[-schedule][-stimulus]``
+    (reused while valid)."""
     from golden.format import GoldenError
     from golden.generate import generate
     from golden.reader import open_golden
     from hwsim.config import load_config
-    cfg = load_config(config)
-    out = out or BUILD / "golden" / cfg.name
+    cfg = bench_config(config, schedule)
+    suffix = (f"-{schedule}" if schedule else "") + (f"-{stimulus}" if stimulus != "data" else "")
+    out = out or BUILD / "golden" / f"{cfg.name}{suffix}"
     stamp = out.parent / f".{out.name}.stamp"
-    model = _tree_digest([ROOT / "hwsim", ROOT / "golden"], f"{samples}/{infer}")
+    model = _tree_digest([ROOT / "hwsim", ROOT / "golden"], f"{samples}/{infer}/{stimulus}")
     with file_lock(out.parent / f".{out.name}.lock"):
         try:
             open_golden(out, expect=cfg)
@@ -387,7 +401,8 @@ def ensure_golden(config: str | Path, samples: int, infer: int, out: Path | None
                 return out
         except GoldenError:
             pass
-        generate(cfg, out, samples=samples, infer=infer, seed=0, checkpoints="last", reference_samples=1)
+        generate(cfg, out, samples=samples, infer=infer, seed=0, checkpoints="last", reference_samples=1,
+                 stimulus=stimulus)
         stamp.write_text(model)
     return out
 

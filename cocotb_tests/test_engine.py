@@ -119,11 +119,13 @@ if cocotb.is_simulation:
             for s, expected in golden.iter_weights():
                 if chk.first is not None:
                     break
-                rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, stall)
+                want = int(golden.train_counts.cycles[s])
+                rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, stall,
+                                          expected=want)
                 chk.samples += 1
                 chk.prediction("training", s, rec.prediction, int(golden.train_pred[s]), golden.train_z[-1][s])
                 if not stall:
-                    chk.cycles("training", s, rec.cycles, ports.cycles_train)
+                    chk.cycles("training", s, rec.cycles, want)
                 if s in points:
                     await _compare_all(tb, chk, "training", s, expected)
                 _progress(dut, tb, "training", s, golden.n_train)
@@ -146,7 +148,8 @@ if cocotb.is_simulation:
                 nxt = None
                 if s + 1 < n and s not in points:
                     nxt = (golden.train_x[s + 1], int(golden.train_label[s + 1]), True)
-                rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, STALL, nxt)
+                rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, STALL, nxt,
+                                          expected=int(golden.train_counts.cycles[s]))
                 chk.samples += 1
                 chk.prediction("streamed training", s, rec.prediction, int(golden.train_pred[s]),
                                golden.train_z[-1][s])
@@ -168,11 +171,11 @@ if cocotb.is_simulation:
                 if chk.first is not None:
                     break
                 nxt = (golden.infer_x[s + 1], 0, False) if s + 1 < m else None
-                rec = await tb.run_sample(s, golden.infer_x[s], 0, False, 0.0, nxt)
+                want = int(golden.infer_counts.cycles[s])
+                rec = await tb.run_sample(s, golden.infer_x[s], 0, False, 0.0, nxt, expected=want)
                 chk.samples += 1
                 chk.prediction("inference", s, rec.prediction, int(golden.infer_pred[s]), golden.infer_z[s])
-                if s == 0:
-                    chk.cycles("inference", s, rec.cycles, ports.cycles_infer)
+                chk.cycles("inference", s, rec.cycles, want)
                 _progress(dut, tb, "inference", s, m)
             if chk.first is None:
                 await _compare_all(tb, chk, "inference (weights must not change)", m - 1, final)
@@ -185,31 +188,33 @@ if cocotb.is_simulation:
 # ---------------------------------------------------------------------------------------------
 
 else:  # collected by pytest
-    from simsetup import ROOT, SUMMARY, build, ensure_golden, generate_rtl, golden_dir, run_bench, sim_params, waves_path
+    from simsetup import (ROOT, SUMMARY, bench_config, build, ensure_golden, generate_rtl, golden_dir, run_bench,
+                          sim_params, waves_path)
 
     PAPER = "paper-784-500-10"
     STRESS = ROOT / "golden" / "configs" / "small-stress.yaml"
 
-    def _check_inputs(config, golden: Path, design) -> None:
+    def _check_inputs(config, golden: Path, design, schedule: str | None = None) -> None:
         """Golden set and manifest are checked here, before a simulator starts: one sentence if bad."""
         from bench import EnginePorts, ManifestError
         from golden.format import GoldenError
         from golden.reader import open_golden
         from hwsim.config import load_config
         try:
-            gs = open_golden(golden, expect=load_config(config))
+            gs = open_golden(golden, expect=bench_config(config, schedule))
             EnginePorts.from_manifest(gs.cfg, design.manifest)
         except (GoldenError, ManifestError) as exc:
             pytest.fail(str(exc), pytrace=False)
 
-    def _run(sim: str, config, golden: Path, tests: str, readback: str, tag: str, **env):
-        design = generate_rtl(config)
-        _check_inputs(config, golden, design)
+    def _run(sim: str, config, golden: Path, tests: str, readback: str, tag: str, schedule: str | None = None,
+             **env):
+        design = generate_rtl(config, schedule=schedule)
+        _check_inputs(config, golden, design, schedule)
         runner = build(design, sim)
         reports, run_dir = run_bench(runner, design, sim, "test_engine", tag,
                                      {"DRTP_GOLDEN": str(golden), "DRTP_READBACK": readback, **env},
                                      test_filter=tests)
-        name = Path(str(config)).stem
+        name = Path(str(config)).stem + (f"-{schedule}" if schedule else "")
         lines = []
         for r in reports:
             lines.append(f"[{sim} {name}] {r['test']}: {r['samples']} samples, {r['predictions']} predictions, "
@@ -233,24 +238,37 @@ else:  # collected by pytest
         lockstep = "train_lockstep/stall=.*" if os.environ.get("DRTP_FULL") else "train_lockstep/stall=0\\.0"
         _run(sim, "small", g, rf".*({lockstep}|train_stream|infer)$", "every", "small")
 
-    @pytest.mark.slow
     @pytest.mark.parametrize("sim", sim_params())
-    def test_engine_paper(sim):
+    def test_engine_small_event(sim):
+        """configs/small.yaml with ``schedule: event``: the same 200 samples, stalls, backpressure, inference."""
+        g = ensure_golden("small", samples=200, infer=100, schedule="event")
+        lockstep = "train_lockstep/stall=.*" if os.environ.get("DRTP_FULL") else "train_lockstep/stall=0\\.0"
+        _run(sim, "small", g, rf".*({lockstep}|train_stream|infer)$", "every", "small-event", schedule="event")
+
+    SCHEDULES = ["dense", "event"]
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("schedule", SCHEDULES)
+    @pytest.mark.parametrize("sim", sim_params())
+    def test_engine_paper(sim, schedule):
         """configs/paper-784-500-10.yaml: 3 training samples (weights after each), then 10 inferences.
 
         Under Icarus (without DRTP_FULL=1): weights after the third sample, then 2 inferences.
         """
-        g = ensure_golden(PAPER, samples=3, infer=10)
+        g = ensure_golden(PAPER, samples=3, infer=10, schedule=schedule)
+        tag = f"paper-{schedule}"
         if sim == "verilator" or os.environ.get("DRTP_FULL"):
-            _run(sim, PAPER, g, r".*(train_lockstep/stall=0\.0|infer)$", "every", "paper")
+            _run(sim, PAPER, g, r".*(train_lockstep/stall=0\.0|infer)$", "every", tag, schedule)
         else:
             # Icarus simulates this design at ~1-1.5k cycles/s (and a read-back costs 25,621 cycles):
             # weights after the last sample only, and 2 of the 10 inference samples
-            _run(sim, PAPER, g, r".*(train_lockstep/stall=0\.0|infer)$", "checkpoints", "paper",
+            _run(sim, PAPER, g, r".*(train_lockstep/stall=0\.0|infer)$", "checkpoints", tag, schedule,
                  DRTP_INFER_LIMIT="2")
 
+    @pytest.mark.parametrize("schedule", SCHEDULES)
     @pytest.mark.parametrize("sim", sim_params())
-    def test_engine_stress(sim):
-        """golden/configs/small-stress.yaml: 100 samples that hit every saturation and clip point."""
-        g = ensure_golden(STRESS, samples=100, infer=20)
-        _run(sim, STRESS, g, r".*(train_stream|infer)$", "checkpoints", "stress")
+    def test_engine_stress(sim, schedule):
+        """golden/configs/small-stress.yaml: 100 samples that hit every saturation and clip point, with the
+        edge stimulus (all-zero, fully dense, one-pixel and repeated samples: golden.generate --stimulus edge)."""
+        g = ensure_golden(STRESS, samples=100, infer=20, schedule=schedule, stimulus="edge")
+        _run(sim, STRESS, g, r".*(train_stream|infer)$", "checkpoints", f"stress-{schedule}", schedule)

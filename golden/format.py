@@ -21,6 +21,9 @@ A golden set is one directory::
     ckpt_w<k>_s<S>.hex  full weights after sample S (checkpoints; the last sample always has one)
     infer_x.hex, infer_label.hex, infer_pred.hex, infer_z.hex
                         an inference slice run with the weights after the last training sample
+    train_counts.hex    per training sample, the work it did and its clock cycles (docs/engine.md
+                        §11): records ``cycles load events<k>... active<k>... visits<k>... writes<k>...``
+    infer_counts.hex    the same per inference sample (active, visits and writes are 0)
 
 Every value is one whitespace-separated hex token, two's complement in its format's width
 (``ceil(width / 4)`` digits), one sample's values on one line: ``$readmemh`` loads a file into a
@@ -44,12 +47,18 @@ from hwsim.config import EngineConfig, config_from_dict
 from hwsim.fileio import write_atomic
 from hwsim.formats import ConfigError, FixedFormat
 
-__all__ = ["GoldenError", "KIND", "FORMAT_VERSION", "HexFormat", "encode_hex", "decode_hex",
+__all__ = ["count_columns", "GoldenError", "KIND", "FORMAT_VERSION", "HexFormat", "encode_hex", "decode_hex",
            "sha256_file", "GoldenFile", "GoldenMeta", "read_meta", "read_hex", "REGENERATE_HINT"]
 
 KIND = "drtp-golden-vectors"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 REGENERATE_HINT = "python -m golden.generate --config <config> --samples <N> -o <dir>"
+
+
+def count_columns(n_layers: int) -> tuple[str, ...]:
+    """Columns of ``train_counts.hex`` / ``infer_counts.hex`` (:data:`hwsim.cycles.COUNT_FIELDS`)."""
+    return ("cycles", "load") + tuple(f"{f}{k}" for f in ("events", "active", "visits", "writes")
+                                      for k in range(n_layers))
 
 
 class GoldenError(ValueError):

@@ -21,6 +21,7 @@ import numpy as np
 
 from hwsim.cli import SEED_MAX, ArgParser, add_engine_options, engine_config, int_in, run_cli
 from hwsim.config import EngineConfig
+from hwsim.cycles import COUNT_FIELDS, SampleCounts
 from hwsim.datasets import check_topology, load_dataset, quantize_inputs
 from hwsim.fast import Engine
 from hwsim.fileio import check_output_dir, make_temp_dir, replace_dir_atomic, write_atomic
@@ -29,7 +30,7 @@ from hwsim.params import initial_weights
 from hwsim.reference import ReferenceEngine
 from hwsim.train_loop import epoch_order
 
-from .format import FORMAT_VERSION, KIND, GoldenError, HexFormat, file_entry, write_meta
+from .format import FORMAT_VERSION, KIND, GoldenError, HexFormat, count_columns, file_entry, write_meta
 
 __all__ = ["GENERATOR_VERSION", "generate", "main"]
 
@@ -71,14 +72,45 @@ def _checkpoints(spec: str, samples: int) -> list[int]:
     return sorted(out)
 
 
+STIMULI = ("data", "edge")
+EDGE_PERIOD = 8
+"""``--stimulus edge``: in every 8 samples, numbers 1, 3, 5 and 7 are replaced by edge cases."""
+
+
+def edge_stimulus(cfg: EngineConfig, x: np.ndarray, seed: int) -> np.ndarray:
+    """Data samples with edge cases mixed in (the event schedule's corners, docs/engine.md §11).
+
+    Of every :data:`EDGE_PERIOD` samples, number 1 is all zeros (no input event: only the bias),
+    3 is fully dense (every pixel the format's largest value: every column an event), 5 has one
+    non-zero pixel at a random place, and 7 repeats the sample before it (trained again, its
+    errors and deltas are often all zero: no active group). Returns a new array.
+    """
+    x = x.copy()
+    rng = np.random.default_rng([seed, 0xED6E])
+    n_in = x.shape[1]
+    for s in range(x.shape[0]):
+        case = s % EDGE_PERIOD
+        if case == 1:
+            x[s] = 0
+        elif case == 3:
+            x[s] = cfg.input.max_raw
+        elif case == 5:
+            x[s] = 0
+            x[s, rng.integers(n_in)] = rng.integers(1, cfg.input.max_raw + 1)
+        elif case == 7:
+            x[s] = x[s - 1]
+    return x
+
+
 def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100, seed: int = 0,
              checkpoints: str = "last", reference_samples: int = 3, data_dir: str | None = None,
-             log=None) -> Path:
+             log=None, stimulus: str = "data") -> Path:
     """Run the golden model and write the set to ``out``; returns its path.
 
     ``out`` must be new, empty, or an earlier golden set (it holds meta.json): that one is
     replaced atomically; any other folder is refused before any work, so nothing the tool did
-    not write is ever deleted. ``log(text)`` receives progress lines.
+    not write is ever deleted. ``log(text)`` receives progress lines. ``stimulus="edge"`` mixes
+    :func:`edge_stimulus` cases into the training and inference samples.
     """
     out = check_output_dir(out, "-o", empty_or_ours="meta.json")
     if samples < 1:
@@ -99,6 +131,10 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
     labels = data.y_train[tr_idx].astype(np.int64)
     xi = quantize_inputs(data.x_test[in_idx], cfg.input).astype(np.int64)
     li = data.y_test[in_idx].astype(np.int64)
+    if stimulus not in STIMULI:
+        raise ConfigError(f"--stimulus must be one of {', '.join(STIMULI)}, not {stimulus!r}")
+    if stimulus == "edge":
+        x, xi = edge_stimulus(cfg, x, seed), edge_stimulus(cfg, xi, seed + 1)
 
     init = initial_weights(cfg, seed)
     eng = Engine(cfg, init)
@@ -110,12 +146,14 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
     ckpt_w: dict[int, list[np.ndarray]] = {}
     prev = [w.reshape(-1).copy() for w in init]
     ref = ReferenceEngine(cfg, init) if reference_samples > 0 else None
+    traces = []
     t0 = last = time.perf_counter()
     for s in range(samples):
         if log is not None and time.perf_counter() - last > 5:
             last = time.perf_counter()
             log(f"  traced {s}/{samples} training samples ({last - t0:.0f} s)")
         tr = eng.trace(x[s], int(labels[s]), train=True)
+        traces.append(tr)
         preds[s] = tr.prediction
         for k in range(n_layers):
             z[k][s], y[k][s], delta[k][s] = tr.z[k], tr.y[k], tr.delta[k]
@@ -129,31 +167,38 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
         if ref is not None and s < reference_samples:
             rt = ref.run(x[s], int(labels[s]), train=True)
             same = (rt.prediction == tr.prediction and rt.z == tr.z and rt.y == tr.y and rt.delta == tr.delta
+                    and all(getattr(rt, f) == getattr(tr, f) for f in COUNT_FIELDS)
                     and all(np.array_equal(a, b) for a, b in zip(ref.weights(), eng.weights())))
             if not same:
                 raise GoldenError(f"the fast engine and the slow reference disagree on training sample {s}; "
                                   f"the golden model is broken, so no golden set was written")
     final = eng.weights()
     check = Engine(cfg, init)
-    if not (np.array_equal(check.train(x, labels), preds)
+    train_counts = SampleCounts.from_traces(cfg, traces, [True] * samples)
+    check_preds, check_counts = check.train(x, labels, counts=True)
+    if not (np.array_equal(check_preds, preds)
             and all(np.array_equal(a, b) for a, b in zip(check.weights(), final))
-            and check.rng_word == eng.rng_word):
+            and check.rng_word == eng.rng_word
+            and all(np.array_equal(getattr(check_counts, f), getattr(train_counts, f)) for f in COUNT_FIELDS)):
         raise GoldenError("Engine.trace and Engine.train disagree on the golden samples; the golden model "
                           "is broken, so no golden set was written")
-    infer_pred, infer_z = eng.infer(xi, return_z=True) if len(xi) else (np.zeros(0, np.int64),
-                                                                       np.zeros((0, cfg.n_classes), np.int64))
+    if len(xi):
+        infer_pred, infer_z, infer_counts = eng.infer(xi, return_z=True, counts=True)
+    else:
+        infer_pred, infer_z = np.zeros(0, np.int64), np.zeros((0, cfg.n_classes), np.int64)
+        infer_counts = SampleCounts.empty(cfg, 0)
 
     tmp = make_temp_dir(out)
     try:
         files = _write_files(tmp, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, xi, li,
-                             infer_pred, infer_z)
+                             infer_pred, infer_z, train_counts, infer_counts)
         config_yaml = cfg.dump_yaml().encode()
         write_atomic(tmp / "config.yaml", config_yaml)
         meta = {
             "kind": KIND,
             "format_version": FORMAT_VERSION,
             "generator": {"name": "golden.generate", "version": GENERATOR_VERSION,
-                          "arguments": {"samples": samples, "infer": infer, "seed": seed,
+                          "arguments": {"samples": samples, "infer": infer, "seed": seed, "stimulus": stimulus,
                                         "checkpoints": checkpoints, "reference_samples": reference_samples}},
             "config_name": cfg.name,
             "config_digest": cfg.digest(),
@@ -171,9 +216,11 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
                 "rng_word_end": eng.rng_word,
                 "reference_checked_samples": min(reference_samples, samples),
                 "weights_changed": [int(sum(d.shape[0] for d in diffs[k])) for k in range(n_layers)],
+                "cycles": _cycle_summary(train_counts),
             },
             "infer": {"count": int(len(xi)), "dataset_split": "test", "dataset_indices": in_idx.tolist(),
-                      "weights": f"after training sample {samples - 1}"},
+                      "weights": f"after training sample {samples - 1}", "cycles": _cycle_summary(infer_counts)},
+            "schedule": cfg.schedule.value,
             "files": {name: f.to_dict() for name, f in sorted(files.items())},
         }
         write_meta(tmp, meta)
@@ -184,7 +231,20 @@ def generate(cfg: EngineConfig, out: str | Path, samples: int, infer: int = 100,
     return out
 
 
-def _write_files(root, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, xi, li, infer_pred, infer_z):
+def _cycle_summary(counts: SampleCounts) -> dict:
+    c = counts.cycles
+    if not len(c):
+        return {}
+    return {"total": int(c.sum()), "mean": float(c.mean()), "min": int(c.min()), "max": int(c.max())}
+
+
+def _count_rows(counts: SampleCounts) -> np.ndarray:
+    return np.concatenate([counts.cycles[:, None], counts.load[:, None], counts.events, counts.active,
+                           counts.visits, counts.writes], axis=1)
+
+
+def _write_files(root, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, xi, li, infer_pred, infer_z,
+                 train_counts, infer_counts):
     samples = len(x)
     label_fmt = HexFormat.unsigned_for(cfg.n_classes - 1)
     files = {}
@@ -219,6 +279,13 @@ def _write_files(root, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, 
     put("infer_pred.hex", "inference predictions", infer_pred, label_fmt)
     put("infer_z.hex", "inference output pre-activations", infer_z.reshape(len(xi), cfg.n_classes),
         HexFormat.of(cfg.layers[-1].preact))
+    columns = count_columns(len(cfg.layers))
+    count_fmt = (HexFormat(32, False),) * len(columns)
+    for name, counts, what in (("train_counts.hex", train_counts, "training sample"),
+                               ("infer_counts.hex", infer_counts, "inference sample")):
+        put(name, f"per {what}: clock cycles, load cycles, then per layer events, active groups, update visits "
+            f"and weight words written (docs/engine.md §11)", _count_rows(counts).reshape(-1, len(columns)),
+            count_fmt, columns)
     return files
 
 
@@ -234,6 +301,9 @@ def _parser() -> ArgParser:
     p.add_argument("--reference-samples", type=int_in(0), default=3,
                    help="samples also run through the slow reference as a check (default 3)")
     p.add_argument("--data-dir", default=None, help="data directory for mnist / cifar10 / fashion-mnist")
+    p.add_argument("--stimulus", choices=STIMULI, default="data",
+                   help="data: data-set samples (default); edge: with all-zero, fully dense, one-pixel and "
+                        "repeated samples mixed in")
     p.add_argument("-o", "--out", required=True,
                    help="output directory: new, empty, or an earlier golden set (which is replaced)")
     return p
@@ -248,7 +318,8 @@ def _main(args) -> int:
     check_output_dir(args.out, "-o", empty_or_ours="meta.json")
     print(f"golden set for {cfg.name}: {args.samples} training samples, {args.infer} inferences", flush=True)
     out = generate(cfg, args.out, args.samples, args.infer, args.seed, args.checkpoints,
-                   args.reference_samples, args.data_dir, log=lambda text: print(text, flush=True))
+                   args.reference_samples, args.data_dir, log=lambda text: print(text, flush=True),
+                   stimulus=args.stimulus)
     total = sum(f.stat().st_size for f in out.iterdir())
     print(f"wrote golden set {out} ({total / 1024:.0f} KiB, {args.samples} training samples)")
     return 0

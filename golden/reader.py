@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.config import EngineConfig
+from hwsim.cycles import SampleCounts
 
 from .format import GoldenError, GoldenMeta, read_hex, read_meta
 
@@ -36,6 +37,8 @@ class GoldenSet:
     train_z, train_y, train_delta : list of ndarray, each (N, n_out_k)
         Per layer: pre-activations, activations, modulatory signals of every training sample.
     infer_x : ndarray (M, n_in); infer_label, infer_pred : ndarray (M,); infer_z : ndarray (M, n_classes)
+    train_counts, infer_counts : hwsim.cycles.SampleCounts
+        Per sample: the work done and (``.cycles``) the clock cycles the RTL must take.
         The inference slice (run with the weights after the last training sample).
     checkpoints : dict[int, list of ndarray]
         Full weights after the listed samples.
@@ -48,7 +51,8 @@ class GoldenSet:
         listed = set(meta.files)
         expected = {"init_w%d.hex" % k for k in range(n_layers)} | {
             "train_x.hex", "train_label.hex", "train_pred.hex",
-            "infer_x.hex", "infer_label.hex", "infer_pred.hex", "infer_z.hex"} | {
+            "infer_x.hex", "infer_label.hex", "infer_pred.hex", "infer_z.hex",
+            "train_counts.hex", "infer_counts.hex"} | {
             f"train_{q}{k}.hex" for q in ("z", "y", "delta", "wdiff", "wcount") for k in range(n_layers)} | {
             f"ckpt_w{k}_s{s}.hex" for s in meta.checkpoints for k in range(n_layers)}
         missing = sorted(expected - listed)
@@ -64,8 +68,24 @@ class GoldenSet:
         self._wcount = [read(f"train_wcount{k}.hex") for k in range(n_layers)]
         self.infer_x, self.infer_label, self.infer_pred, self.infer_z = (
             read(f"infer_{q}.hex") for q in ("x", "label", "pred", "z"))
+        self.train_counts, self.infer_counts = (self._counts(read(f"{q}_counts.hex"), q == "train")
+                                                for q in ("train", "infer"))
         self.checkpoints = {s: [read(f"ckpt_w{k}_s{s}.hex") for k in range(n_layers)] for s in meta.checkpoints}
         self._check_consistent()
+
+    def _counts(self, rows: np.ndarray, train: bool) -> SampleCounts:
+        """The records back as :class:`hwsim.cycles.SampleCounts`, checked against the cycle formula."""
+        cfg, K = self.cfg, len(self.cfg.layers)
+        rows = rows.reshape(-1, 2 + 4 * K)
+        c = SampleCounts.empty(cfg, rows.shape[0])
+        c.train[:] = train
+        c.load[:] = rows[:, 1]
+        for f, field in enumerate(("events", "active", "visits", "writes")):
+            getattr(c, field)[:] = rows[:, 2 + f * K: 2 + (f + 1) * K]
+        if not np.array_equal(c.cycles, rows[:, 0]):
+            raise GoldenError(f"golden set {self.meta.root}: the cycles in its {'train' if train else 'infer'}"
+                              f"_counts.hex do not follow from its event counts (hwsim.cycles); regenerate it")
+        return c
 
     @property
     def n_train(self) -> int:

@@ -168,6 +168,10 @@ def add_engine_options(parser: argparse.ArgumentParser, *, hidden_default: str |
                             help=f"hidden layer sizes for --bits, e.g. 500 or 500-500 (default {hidden_default})")
     # the range depends on the topology: EngineConfig.check_buildable names it
     parser.add_argument("--lanes", type=int_in(None), help="parallel MAC lanes P (changes the random-word layout)")
+    parser.add_argument("--schedule", choices=("dense", "event"), default=None,
+                        help="which work the engine does: every column and group (dense) or only non-zero "
+                             "inputs, active groups and non-zero weight changes (event); default: the config's "
+                             "(yaml: dense unless it says; --bits: event)")
     parser.set_defaults(_hidden_default=hidden_default)
 
 
@@ -187,11 +191,18 @@ def engine_config(args: argparse.Namespace, n_inputs: int | None = None, n_class
             raise ConfigError("--hidden applies to --bits only; with --config the topology is the config's "
                               "(edit its topology: instead)")
         cfg = load_config(args.config)
-        return cfg if args.lanes is None else cfg.with_lanes(args.lanes, "--lanes")
+        return _overrides(args, cfg)
     bits = 8 if getattr(args, "bits", None) is None else args.bits
     sizes = parse_hidden(hidden if hidden is not None else args._hidden_default)
     topology = (n_inputs or 784,) + sizes + (n_classes or 10,)
     cfg = config_for_bits(bits, topology, dataset=dataset or getattr(args, "dataset", None) or "mnist5k")
+    return _overrides(args, cfg)
+
+
+def _overrides(args: argparse.Namespace, cfg):
+    """``--lanes`` and ``--schedule`` applied to a loaded or derived config."""
+    if getattr(args, "schedule", None) is not None:
+        cfg = cfg.with_schedule(args.schedule, "--schedule")
     return cfg if args.lanes is None else cfg.with_lanes(args.lanes, "--lanes")
 
 

@@ -23,7 +23,7 @@ import yaml
 from . import lfsr
 from .formats import ConfigError, FixedFormat, Overflow, Rounding, parse_format
 
-__all__ = ["Activation", "UpdateRule", "ErrorSignal", "LayerConfig", "EngineConfig", "TERNARY",
+__all__ = ["Activation", "UpdateRule", "ErrorSignal", "Schedule", "LayerConfig", "EngineConfig", "TERNARY",
            "DEFAULT_LANES", "MAX_LANES", "MAX_WORD_BITS", "MAX_ACC_BITS", "product_bits", "default_acc_bits",
            "load_config", "config_from_dict", "config_for_bits", "CONFIG_DIR"]
 
@@ -53,6 +53,12 @@ class ErrorSignal(str, enum.Enum):
 class RandomSource(str, enum.Enum):
     LFSR = "lfsr"  # DRTP vectors regenerated on chip from per-layer LFSR seeds
     ROM = "rom"    # DRTP vectors stored in a ROM (filled from a seeded host RNG)
+
+
+class Schedule(str, enum.Enum):
+    """Which work the engine does (docs/engine.md §11): every column and group, or only the events."""
+    DENSE = "dense"
+    EVENT = "event"
 
 
 class InitKind(str, enum.Enum):
@@ -142,6 +148,7 @@ class EngineConfig:
     init_scale: float = 1.0
     dataset: str = "mnist5k"
     epochs: int = 10
+    schedule: Schedule = Schedule.DENSE
     source: dict = field(default=None, compare=False, repr=False)
 
     @property
@@ -203,6 +210,11 @@ class EngineConfig:
         """Stochastic-rounding words layer k's update consumes: n_cols * groups * lanes."""
         return self.n_cols(k) * self.groups(k) * self.lanes
 
+    @property
+    def is_event(self) -> bool:
+        """``schedule: event``: zero inputs, inactive groups and all-zero weight changes are skipped (§11)."""
+        return self.schedule is Schedule.EVENT
+
     def update_is_stochastic(self, k: int) -> bool:
         """Layer k's update adds random words: it rounds stochastically and drops at least one bit."""
         return self.layers[k].rounds_stochastically and self.update_drop_bits(k) > 0
@@ -248,6 +260,10 @@ class EngineConfig:
         cfg = replace(self, lanes=lanes)
         cfg.check_lanes(field)
         return cfg
+
+    def with_schedule(self, schedule: str | Schedule, field: str = "schedule") -> "EngineConfig":
+        """This config with another schedule (``--schedule`` flags use it)."""
+        return replace(self, schedule=_enum(Schedule, getattr(schedule, "value", schedule), field))
 
     def check_weights(self, weights) -> None:
         """Raise a one-sentence :class:`ConfigError` unless ``weights`` are this engine's raw weights.
@@ -302,6 +318,8 @@ class EngineConfig:
                                "seeds": list(self.random_seeds)},
             "stochastic_rng": {"lfsr_bits": self.rng_lfsr_bits, "seed": self.rng_seed},
             "init": {"kind": self.init.value, "scale": self.init_scale},
+            # only when not the default, so dense configs keep the digests they had before schedules
+            **({"schedule": self.schedule.value} if self.is_event else {}),
         }
 
     def digest(self) -> str:
@@ -362,7 +380,8 @@ def _format(d: Any, where: str, extra: set[str] = frozenset(), rounding: bool = 
 def config_from_dict(d: Any, origin: str = "config") -> EngineConfig:
     """Build and validate a config; every error is one :class:`ConfigError` sentence."""
     d = _take(d, origin, {"topology", "input", "layers"},
-              {"name", "dataset", "epochs", "lanes", "bias", "random_vectors", "stochastic_rng", "init"})
+              {"name", "dataset", "epochs", "lanes", "bias", "random_vectors", "stochastic_rng", "init",
+               "schedule"})
     topo = d["topology"]
     if (not isinstance(topo, list) or len(topo) < 2
             or not all(isinstance(n, int) and not isinstance(n, bool) for n in topo)):
@@ -473,8 +492,9 @@ def config_from_dict(d: Any, origin: str = "config") -> EngineConfig:
     if not isinstance(dataset, str):
         raise ConfigError(f"{origin}.dataset must be a data set name, not {dataset!r}")
     epochs = _int(d.get("epochs", 10), f"{origin}.epochs", 1, 10000)
+    schedule = _enum(Schedule, d.get("schedule", "dense"), f"{origin}.schedule")
     cfg = EngineConfig(name, input_fmt, tuple(layers), 1, bias, source, rv_bits, tuple(seeds),
-                       rng_bits, rng_seed, init_kind, float(scale), dataset, epochs, source=d)
+                       rng_bits, rng_seed, init_kind, float(scale), dataset, epochs, schedule, source=d)
     if "lanes" not in d:
         return replace(cfg, lanes=min(DEFAULT_LANES, cfg.max_lanes()))
     return cfg.with_lanes(lanes, f"{origin}.lanes")
@@ -498,12 +518,13 @@ def load_config(path: str | Path) -> EngineConfig:
 
 
 def config_for_bits(bits: int, topology: tuple[int, ...] = (784, 500, 10), lanes: int | None = None,
-                    dataset: str = "mnist5k", hidden: str = "hard_tanh") -> EngineConfig:
+                    dataset: str = "mnist5k", hidden: str = "hard_tanh", schedule: str = "event") -> EngineConfig:
     """A sensible full engine whose stored quantities (weights, activations, errors) have ``bits`` bits.
 
     Internal datapath registers get what they need: exact accumulators, pre-activations one bit
     wider than activations (so the derivative at the clip points is exact). Learning rates are
     the shifts tuned on MNIST 5k (hidden 2**-11, output 2**-7); updates round stochastically.
+    The schedule is ``event`` (docs/engine.md §11) unless ``schedule="dense"``.
     """
     _int(bits, "--bits", 2, 24)
     n = bits
@@ -531,6 +552,7 @@ def config_for_bits(bits: int, topology: tuple[int, ...] = (784, 500, 10), lanes
         "input": {"format": f"u0.{in_bits}", "rounding": "rnd", "overflow": "sat"},
         "layers": hidden_layers + [out],
         "stochastic_rng": {"lfsr_bits": 16, "seed": 0xACE1},
+        "schedule": schedule,
     }
     cfg = config_from_dict(d, origin=f"--bits {bits}")
     return cfg if lanes is None else cfg.with_lanes(lanes)

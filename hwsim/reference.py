@@ -3,16 +3,22 @@
 It walks the datapath in the hardware's own order (forward: group by group, input by input;
 update: input by input, group by group, lane by lane) and steps the stochastic-rounding LFSR
 explicitly. The fast numba model (:mod:`hwsim.fast`) must equal it bit for bit.
+
+Both schedules (§11): ``dense`` visits every column and group; ``event`` only the non-zero inputs
+(its events) and, in the update, the groups with a non-zero modulatory signal, drawing stochastic
+words for those visits only and writing only the words whose P changes are not all zero. It
+counts that work per sample (:class:`SampleTrace`), from which :mod:`hwsim.cycles` gives cycles.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import lfsr
 from .config import Activation, EngineConfig, UpdateRule
+from .cycles import load_cycles
 from .formats import apply_overflow, requantize, shift_round
 from . import params
 
@@ -44,12 +50,19 @@ def sign(v: int) -> int:
 
 @dataclass
 class SampleTrace:
-    """What one sample produced: per-layer pre-activations, activations, modulatory signals."""
+    """What one sample produced: per-layer pre-activations, activations, modulatory signals, and
+    the work it did (:data:`hwsim.cycles.COUNT_FIELDS`; the reference fills them, the fast trace
+    leaves them empty)."""
 
     z: list[list[int]]
     y: list[list[int]]
     delta: list[list[int]]
     prediction: int
+    load: int = 0
+    events: list[int] = field(default_factory=list)
+    active: list[int] = field(default_factory=list)
+    visits: list[int] = field(default_factory=list)
+    writes: list[int] = field(default_factory=list)
 
 
 class ReferenceEngine:
@@ -79,8 +92,8 @@ class ReferenceEngine:
         z, y, d = [], [], []
         for j in range(layer.n_out):
             acc = 0
-            for i, ai in enumerate(a_ext):
-                acc = apply_overflow(acc + self.W[k][j][i] * ai, acc_fmt)
+            for i in self._columns(k, a_ext):  # a skipped zero input adds 0 to an in-range sum
+                acc = apply_overflow(acc + self.W[k][j][i] * a_ext[i], acc_fmt)
             zj = requantize(acc, acc_fmt.frac_bits, layer.preact)
             clipped, dj = activate(layer.activation, zj, layer.preact.frac_bits)
             z.append(zj)
@@ -100,14 +113,26 @@ class ReferenceEngine:
         return deltas
 
     # -- update ------------------------------------------------------------------------------
-    def _update_layer(self, k: int, a_ext: list[int], delta: list[int]) -> None:
+    def _columns(self, k: int, a_ext: list[int]) -> list[int]:
+        """The columns layer k works on, in order: all (dense) or its events, the non-zero inputs (event)."""
+        return [i for i, ai in enumerate(a_ext) if ai != 0 or not self.cfg.is_event]
+
+    def _update_layer(self, k: int, a_ext: list[int], delta: list[int]) -> tuple[int, int, int]:
+        """Returns (active groups, visits, words written)."""
         cfg, layer = self.cfg, self.cfg.layers[k]
+        P = cfg.lanes
         drop = cfg.update_drop_bits(k)
         stochastic = cfg.uses_stochastic()
-        for i, ai in enumerate(a_ext):
-            for g in range(cfg.groups(k)):
-                for p in range(cfg.lanes):
-                    j = g * cfg.lanes + p
+        groups = [g for g in range(cfg.groups(k))
+                  if not cfg.is_event or any(delta[j] for j in range(g * P, min((g + 1) * P, layer.n_out)))]
+        visits = writes = 0
+        for i in self._columns(k, a_ext):
+            ai = a_ext[i]
+            for g in groups:
+                visits += 1
+                dws = []
+                for p in range(P):
+                    j = g * P + p
                     word = self._next_word() if stochastic else 0
                     if j >= layer.n_out:
                         continue
@@ -116,19 +141,31 @@ class ReferenceEngine:
                     else:
                         rand = stochastic_word_bits(word, drop, cfg.rng_lfsr_bits)
                         dw = shift_round(-delta[j] * ai, drop, layer.update_rounding, rand)
+                    dws.append((j, dw))
+                if cfg.is_event and not any(dw for _, dw in dws):
+                    continue  # the changes are known before the read: no read-modify-write
+                writes += 1
+                for j, dw in dws:
                     self.W[k][j][i] = apply_overflow(self.W[k][j][i] + dw, layer.weight)
-        self.rng_word += cfg.words_per_update(k)
+        self.rng_word += visits * P
+        return len(groups), visits, writes
 
     # -- samples -----------------------------------------------------------------------------
     def run(self, x, label: int = 0, train: bool = True) -> SampleTrace:
         """One sample: forward layer k, then (training) its update right away, then layer k + 1."""
         a = [int(v) for v in x]
         trace = SampleTrace([], [], [], -1)
+        trace.load = int(load_cycles(self.cfg, np.array([a]))[0])
         for k in range(len(self.cfg.layers)):
             a_ext, z, y, d = self._forward_layer(k, a)
             delta = self._delta(k, y, d, label)
+            active = visits = writes = 0
             if train:
-                self._update_layer(k, a_ext, delta)
+                active, visits, writes = self._update_layer(k, a_ext, delta)
+            trace.events.append(len(self._columns(k, a_ext)))
+            trace.active.append(active)
+            trace.visits.append(visits)
+            trace.writes.append(writes)
             trace.z.append(z)
             trace.y.append(y)
             trace.delta.append(delta)

@@ -14,7 +14,7 @@ from .params import random_vectors, rng_word
 from .reference import activate, sign, stochastic_word_bits
 
 __all__ = [
-    "mac_step", "activation_unit", "neuron_output", "hidden_delta", "output_delta", "update_weight",
+    "mac_step", "activation_unit", "neuron_output", "hidden_delta", "output_delta", "weight_change", "update_weight",
     "lane_words", "random_bits", "argmax_first",
 ]
 
@@ -50,17 +50,20 @@ def output_delta(y: int, is_label: bool, layer: LayerConfig) -> int:
     return e if layer.sends_error else sign(e)
 
 
-def update_weight(w: int, delta: int, a: int, bias: bool, word: int, cfg: EngineConfig, k: int) -> int:
-    """One lane of the read-modify-write update: ``w' = overflow(w + dW)``."""
+def weight_change(delta: int, a: int, bias: bool, word: int, cfg: EngineConfig, k: int) -> int:
+    """One lane's weight change ``dW`` (it does not depend on the old weight)."""
     layer = cfg.layers[k]
     a_ext = cfg.bias_input(k) if bias else a
     if layer.update_rule is UpdateRule.SIGN:
-        dw = -sign(delta) * sign(a_ext)
-    else:
-        drop = cfg.update_drop_bits(k)
-        rand = stochastic_word_bits(word, drop, cfg.rng_lfsr_bits) if layer.rounds_stochastically else 0
-        dw = shift_round(-delta * a_ext, drop, layer.update_rounding, rand)
-    return apply_overflow(w + dw, layer.weight)
+        return -sign(delta) * sign(a_ext)
+    drop = cfg.update_drop_bits(k)
+    rand = stochastic_word_bits(word, drop, cfg.rng_lfsr_bits) if layer.rounds_stochastically else 0
+    return shift_round(-delta * a_ext, drop, layer.update_rounding, rand)
+
+
+def update_weight(w: int, delta: int, a: int, bias: bool, word: int, cfg: EngineConfig, k: int) -> int:
+    """One lane of the read-modify-write update: ``w' = overflow(w + dW)``."""
+    return apply_overflow(w + weight_change(delta, a, bias, word, cfg, k), cfg.layers[k].weight)
 
 
 def lane_words(cfg: EngineConfig, cycle: int) -> list[int]:

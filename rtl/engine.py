@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,6 +10,7 @@ from hwsim.config import EngineConfig
 
 from .argmax import Argmax
 from .arith import fit, index_shape, shape_of
+from .events import DenseColumns, EventBuffer
 from .layer import Layer
 from .rng import LaneRng
 from .schedule import input_beats
@@ -92,13 +93,32 @@ class DrtpEngine(wiring.Component):
         for k, layer in enumerate(layers):
             m.submodules[f"layer{k}"] = layer
 
-        # -- input buffer and the activation chain -------------------------------------------
-        m.submodules.inbuf = inbuf = memory.Memory(
-            shape=data.ArrayLayout(shape_of(cfg.input), cfg.lanes), depth=max(2, beats), init=[])
-        in_rd, in_wr = inbuf.read_port(), inbuf.write_port()
-        m.d.comb += [in_rd.addr.eq(layers[0].o_src_addr), layers[0].i_src_data.eq(in_rd.data)]
-        for prev, layer in zip(layers, layers[1:]):
-            m.d.comb += [prev.i_y_addr.eq(layer.o_src_addr), layer.i_src_data.eq(prev.o_y_data)]
+        # -- each layer's input columns: event lists or dense words (rtl.events) ----------------
+        sources = []
+        for k, layer in enumerate(layers):
+            n_in, fmt = cfg.layers[k].n_in, cfg.in_format(k)
+            if cfg.is_event:
+                src = EventBuffer(n_in, fmt)
+                m.d.comb += [src.i_index.eq(layer.o_src_index), layer.i_src_count.eq(src.o_count)]
+                if k:
+                    prev = layers[k - 1]
+                    m.d.comb += [src.i_clear.eq(prev.o_ev_clear), src.i_we.eq(prev.o_ev_we),
+                                 src.i_waddr.eq(prev.o_ev_addr), src.i_wvalue.eq(prev.o_ev_value)]
+            else:
+                src = DenseColumns(n_in, cfg.lanes, fmt)
+                m.d.comb += [src.i_index.eq(layer.o_src_index), src.i_word.eq(layer.o_src_word),
+                             src.i_lane.eq(layer.o_src_lane), layer.i_src_count.eq(n_in)]
+                if k:
+                    m.d.comb += [layers[k - 1].i_y_addr.eq(src.o_mem_addr),
+                                 src.i_mem_data.eq(layers[k - 1].o_y_data)]
+            m.d.comb += [layer.i_src_addr.eq(src.o_addr), layer.i_src_value.eq(src.o_value)]
+            m.submodules[f"src{k}"] = src
+            sources.append(src)
+        if not cfg.is_event:
+            m.submodules.inbuf = inbuf = memory.Memory(
+                shape=data.ArrayLayout(shape_of(cfg.input), cfg.lanes), depth=max(2, beats), init=[])
+            in_rd, in_wr = inbuf.read_port(), inbuf.write_port()
+            m.d.comb += [in_rd.addr.eq(sources[0].o_mem_addr), sources[0].i_mem_data.eq(in_rd.data)]
 
         label, train = Signal.like(self.sample.payload.label), Signal()
         for layer in layers:
@@ -109,7 +129,7 @@ class DrtpEngine(wiring.Component):
             advance = 0
             for layer in layers:
                 advance = advance | layer.o_rng_advance
-                if layer.update_lanes.stochastic:
+                if layer.change.stochastic:
                     m.d.comb += layer.i_rng_words.eq(rng.o_words)
             m.d.comb += rng.i_advance.eq(advance)
 
@@ -123,17 +143,28 @@ class DrtpEngine(wiring.Component):
 
         # -- controller: load, then per layer forward (and update), then finish ---------------
         beat = Signal(index_shape(beats))
+        last_beat = beat == beats - 1
+        accept = Signal()
+        m.d.comb += accept.eq(self.sample.valid & self.sample.ready)
+        with m.If(accept):
+            m.d.sync += beat.eq(beat + 1)
+            with m.If(last_beat):
+                m.d.sync += [beat.eq(0), label.eq(self.sample.payload.label), train.eq(self.sample.payload.train)]
+        if cfg.is_event:
+            loaded = self._serializer(m, sources[0], beat, last_beat, accept)
         with m.FSM(name="ctrl") as fsm:
             with m.State("LOAD"):
-                m.d.comb += self.sample.ready.eq(1)
-                with m.If(self.sample.valid):
-                    m.d.comb += [in_wr.addr.eq(beat), in_wr.data.eq(self.sample.payload.pixels), in_wr.en.eq(1)]
-                    m.d.sync += beat.eq(beat + 1)
-                    with m.If(beat == beats - 1):
-                        m.d.sync += [beat.eq(0), label.eq(self.sample.payload.label),
-                                     train.eq(self.sample.payload.train)]
+                if cfg.is_event:
+                    with m.If(loaded):
                         m.d.comb += layers[0].i_start_fwd.eq(1)
                         m.next = "FWD0"
+                else:
+                    m.d.comb += self.sample.ready.eq(1)
+                    with m.If(accept):
+                        m.d.comb += [in_wr.addr.eq(beat), in_wr.data.eq(self.sample.payload.pixels), in_wr.en.eq(1)]
+                        with m.If(last_beat):
+                            m.d.comb += layers[0].i_start_fwd.eq(1)
+                            m.next = "FWD0"
             for k, layer in enumerate(layers):
                 last = cfg.is_output(k)
 
@@ -158,6 +189,8 @@ class DrtpEngine(wiring.Component):
                         go_next()
             with m.State("FINISH"):
                 m.d.comb += self.done.eq(1)
+                if cfg.is_event:
+                    m.d.comb += sources[0].i_clear.eq(1)   # the next sample's events start at 0
                 m.next = "LOAD"
         host = fsm.ongoing("LOAD")
         m.d.comb += self.busy.eq(~host)
@@ -175,3 +208,44 @@ class DrtpEngine(wiring.Component):
         rdata = Array(fit(layer.o_host_rdata.as_value(), len(port.rdata)) for layer in layers)
         m.d.comb += port.rdata.eq(rdata[rsel])
         return m
+
+    def _serializer(self, m: Module, events: EventBuffer, beat, last_beat, accept) -> Value:
+        """``event`` load: each beat's non-zero pixels become events, lowest lane first, one per cycle.
+
+        A beat is taken when the previous one has no events left to write, and its first event is
+        written in the same cycle, so a beat with n non-zero pixels takes max(n, 1) cycles. Returns
+        the signal that the sample's last event is written (the forward pass starts next cycle).
+        """
+        cfg = self.cfg
+        P, n_in = cfg.lanes, cfg.layers[0].n_in
+        pixels = self.sample.payload.pixels
+        held_mask, held_last = Signal(P), Signal()
+        held_pix = Signal.like(pixels)
+        held_base = Signal(index_shape(n_in + P))
+        beat_base = Signal.like(held_base)           # beat * P
+        loading = Signal()
+        m.d.comb += [loading.eq(self.busy == 0), self.sample.ready.eq(loading & (held_mask == 0))]
+        # lanes past n_in in the last beat are not pixels
+        real = Mux(last_beat, Const((1 << (n_in - (-(-n_in // P) - 1) * P)) - 1, P), Const((1 << P) - 1, P))
+        pay_mask = Cat(*(pixels[p] != 0 for p in range(P))) & real
+        mask = Mux(accept, pay_mask, held_mask)
+        pix = Mux(accept, pixels.as_value(), held_pix.as_value())
+        base = Mux(accept, beat_base, held_base)
+        rest = mask & (mask - 1)                      # without the lowest set bit
+        lowest = Signal(index_shape(P))
+        for p in reversed(range(P)):                  # priority: the lowest set lane wins
+            with m.If(mask[p]):
+                m.d.comb += lowest.eq(p)
+        width = cfg.input.width
+        m.d.comb += [
+            events.i_we.eq(mask.any()), events.i_waddr.eq(fit(base + lowest, events.i_waddr.shape())),
+            events.i_wvalue.eq(pix.word_select(lowest, width)),
+        ]
+        with m.If(loading & (accept | (held_mask != 0))):
+            m.d.sync += held_mask.eq(rest)
+        with m.If(accept):
+            m.d.sync += [held_pix.eq(pixels), held_base.eq(beat_base), held_last.eq(last_beat),
+                         beat_base.eq(Mux(last_beat, 0, beat_base + P))]
+        loaded = Signal()
+        m.d.comb += loaded.eq(loading & (rest == 0) & Mux(accept, last_beat, (held_mask != 0) & held_last))
+        return loaded

@@ -24,14 +24,16 @@ from amaranth.lib import data
 
 from hwsim.cli import SEED_MAX, ArgParser, add_engine_options, engine_config, int_in, run_cli
 from hwsim.config import EngineConfig, RandomSource, load_config
+from hwsim.cycles import dense_counts
 from hwsim.fileio import check_output_dir, write_atomic, write_json_atomic
 from hwsim.formats import ConfigError
 from hwsim.params import initial_weights, lane_reset_words, random_start_state, random_vectors
 from hwsim.run_dir import SavedRun, load_run
 
 from .engine import DrtpEngine
+from .arith import index_shape
 from .layer import weight_words
-from .schedule import cycles, input_beats, phases, scaling_formula
+from .schedule import input_beats, phases, scaling_formula
 
 __all__ = ["TOP", "build_config", "generate", "manifest", "use_readmemh", "load_weights", "main"]
 
@@ -123,7 +125,11 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int | None, files: dict, 
                             "lane_bits": layer.weight.width, "init": files.get(f"layer{k}_weights")},
                 "deltas": {"depth": G, "width": P * cfg.delta_format(k).width},
                 **({"activations": {"depth": G, "width": P * layer.act.width}}
-                   if not cfg.is_output(k) else {}),
+                   if not cfg.is_output(k) and not cfg.is_event else {}),
+                **({"events": {"depth": layer.n_in,
+                               "width": index_shape(layer.n_in).width + cfg.in_format(k).width},
+                    "active_groups": {"depth": G, "width": index_shape(G).width
+                                      + index_shape(G * n_cols + n_cols).width}} if cfg.is_event else {}),
                 **({"randvec": {"source": cfg.random_source.value, "file": files.get(f"layer{k}_randvec")}}
                    if not cfg.is_output(k) else {}),
             },
@@ -149,13 +155,26 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int | None, files: dict, 
             "weights": sum(cfg.groups(k) * cfg.n_cols(k) * cfg.lanes * l.weight.width
                            for k, l in enumerate(cfg.layers)),
         },
-        "cycles": {
-            "train": cycles(cfg, True), "inference": cycles(cfg, False),
-            "phases_train": {p.name: p.cycles for p in phases(cfg, True)},
-            "phases_inference": {p.name: p.cycles for p in phases(cfg, False)},
-            "definition": "first input beat to done inclusive, input never stalling (= sample period)",
-            "formula": scaling_formula(),
-        },
+        "cycles": _cycles(cfg),
+    }
+
+
+def _cycles(cfg: EngineConfig) -> dict:
+    """The manifest's cycle section: dense samples all take the same; event samples at most this."""
+    worst = dense_counts(cfg, 1, True)
+    if cfg.is_event:
+        worst.load[:] = cfg.layers[0].n_in     # every pixel non-zero: one load cycle each
+    inference = dense_counts(cfg, 1, False)
+    inference.load[:] = worst.load
+    return {
+        "schedule": cfg.schedule.value,
+        "train": int(worst.cycles[0]), "inference": int(inference.cycles[0]),
+        "phases_train": {p.name: p.cycles for p in phases(cfg, True, worst)},
+        "phases_inference": {p.name: p.cycles for p in phases(cfg, False, inference)},
+        "definition": ("first input beat to done inclusive, input never stalling (= sample period)"
+                       + ("; event: the most any sample takes (every input non-zero, every group active); "
+                          "each sample's cycles follow the formula from its event counts" if cfg.is_event else "")),
+        "formula": scaling_formula(cfg),
     }
 
 

@@ -1,4 +1,4 @@
-"""One layer of the engine: its weight RAM, MAC lanes, post-processing, update lanes and sequencer."""
+"""One layer of the engine: its weight RAM, MAC lanes, post-processing, update lanes and sequencer (both schedules)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from .mac import MacLanes
 from .randvec import RandomVectorGen
 from .requant import Requantizer
 from .schedule import UPD_TAIL, fwd_tail
-from .update import UpdateLanes
+from .update import UpdateLanes, WeightChange, change_shape
 
 __all__ = ["Layer", "weight_words"]
 
@@ -38,12 +38,21 @@ class Layer(wiring.Component):
 
     Weight RAM: ``G * n_cols`` words of P weights, address ``g * n_cols + i``; one synchronous read
     port (forward, update, host read-back) and one write port (update, host load), so FPGA and ASIC
-    flows infer block RAM / SRAM. Forward walks the addresses in order (group-major): read (F0),
-    multiply-accumulate (F1), and after a group's last column hand its P sums to the post-processor
-    (F2). That one requantizer / activation / modulatory-signal unit takes a lane per cycle while
-    the next group accumulates (a layer needs at least P columns), and stores the group's
-    activations and deltas as one word after its last lane. Update walks column-major: read (U0),
-    modify and write back (U1). See :mod:`rtl.schedule` for the cycle counts.
+    flows infer block RAM / SRAM.
+
+    The layer works on **columns** that its input source hands it by slot (:mod:`rtl.events`):
+    with ``schedule: dense`` every input column, with ``event`` only the non-zero ones (the bias
+    column last in both, when it does work: docs/engine.md §11). Forward, per group, one slot per
+    cycle, at least P slots (extra slots are bubbles that add nothing): read the column (F0), read
+    the weight word (F1), multiply-accumulate (F2), after the group's last slot hand the P sums to
+    the post-processor (F3). That one requantizer / activation / modulatory-signal unit takes a
+    lane per cycle while the next group accumulates, stores the group's deltas as one word and,
+    with ``event``, appends the group to the active list when any delta is non-zero and each
+    non-zero activation to the next layer's events. Update, one visit per cycle, column-major
+    over the active groups (dense: all groups): read the column and the group (U0), read the
+    deltas (U1), compute the P weight changes with the lane words and read the weight word (U2;
+    ``event`` skips the read and the write when all P changes are zero), write back (U3).
+    See :mod:`hwsim.cycles` for the cycle counts.
 
     Parameters
     ----------
@@ -56,19 +65,25 @@ class Layer(wiring.Component):
     Ports
     -----
     i_start_fwd, i_start_upd : In(1)
-        Start the forward pass / the update (honoured when idle).
+        Start the forward pass / the update (honoured when idle or in a phase's done cycle).
     o_done : Out(1)
         Last cycle of the running phase.
     o_busy : Out(1)
         A phase is running.
     i_label : In(label bits)
         The sample's label (stable while busy).
-    o_src_addr : Out(index_shape(ceil(n_in / P)))
-        Read address into the input buffer (layer 0) or the previous layer's activations.
-    i_src_data : In(ArrayLayout(shape_of(in_format(k)), P))
-        The addressed word, one cycle later; input i is lane ``i % P`` of word ``i // P``.
+    o_src_index, o_src_word, o_src_lane : Out
+        The input column slot to read (and, for dense word sources, its word and lane); 0 when the
+        slot is the bias or a bubble, so addresses stay in range.
+    i_src_count : In(index_shape(n_in + 1))
+        The number of input columns before the bias (dense: ``n_in``; event: the events).
+    i_src_addr : In(index_shape(n_in)), i_src_value : In(shape_of(in_format(k)))
+        The slot's column and value, one cycle later.
+    o_ev_clear, o_ev_we, o_ev_addr, o_ev_value : Out
+        Hidden layers, ``event``: the next layer's events (clear at the forward start, append a
+        non-zero activation).
     i_y_addr : In(index_shape(G)), o_y_data : Out(ArrayLayout(shape_of(act), P))
-        Hidden layers: synchronous read port of this layer's activation buffer (for layer k+1).
+        Hidden layers, ``dense``: synchronous read port of this layer's activation words.
     o_post_valid, o_post_first : Out(1)
         A neuron is post-processed this cycle (and it is neuron 0).
     o_post_index : Out(index_shape(n_out + P))
@@ -76,7 +91,7 @@ class Layer(wiring.Component):
     o_post_z : Out(shape_of(preact)), o_post_real : Out(1)
         Its pre-activation; whether it is a real neuron (not a padding lane).
     o_rng_advance : Out(1), i_rng_words : In(ArrayLayout(unsigned(rng_lfsr_bits), P))
-        Stochastic configs: the lane words were used this cycle; the words (if this layer uses them).
+        Stochastic configs: the lane words were used by a visit this cycle; the words (if this layer uses them).
     i_host_addr : In(index_shape(G * n_cols)), i_host_wdata : In(ArrayLayout(weight, P)), i_host_we : In(1)
         Host access to the weight RAM while idle (write now; read data next cycle).
     o_host_rdata : Out(ArrayLayout(shape_of(weight), P))
@@ -88,28 +103,35 @@ class Layer(wiring.Component):
         layer = cfg.layers[k]
         P, G = cfg.lanes, cfg.groups(k)
         self.hidden = not cfg.is_output(k)
+        self.event = cfg.is_event
+        # the bias column does work unless it is 0 (F_in < 0) and zero columns are skipped
+        self.bias_column = cfg.bias and (not cfg.is_event or cfg.bias_input(k) != 0)
         self.depth = G * cfg.n_cols(k)
         self.src_words = -(-layer.n_in // P)
         self.init_words = weight_words(cfg, k, weights)
-        self.update_lanes = UpdateLanes(cfg, k)
+        self.change = WeightChange(cfg, k)
         wlay = data.ArrayLayout(shape_of(layer.weight), P)
         members = {
             "i_start_fwd": In(1), "i_start_upd": In(1), "o_done": Out(1), "o_busy": Out(1),
             "i_label": In(index_shape(cfg.n_classes)),
-            "o_src_addr": Out(index_shape(self.src_words)),
-            "i_src_data": In(data.ArrayLayout(shape_of(cfg.in_format(k)), P)),
+            "o_src_index": Out(index_shape(layer.n_in)), "o_src_word": Out(index_shape(self.src_words + 1)),
+            "o_src_lane": Out(index_shape(P)), "i_src_count": In(index_shape(layer.n_in + 1)),
+            "i_src_addr": In(index_shape(layer.n_in)), "i_src_value": In(shape_of(cfg.in_format(k))),
             "o_post_valid": Out(1), "o_post_first": Out(1),
             "o_post_index": Out(index_shape(layer.n_out + P)),
             "o_post_z": Out(shape_of(layer.preact)), "o_post_real": Out(1),
             "i_host_addr": In(index_shape(self.depth)), "i_host_wdata": In(wlay), "i_host_we": In(1),
             "o_host_rdata": Out(wlay),
         }
-        if self.hidden:
+        if self.hidden and self.event:
+            members.update({"o_ev_clear": Out(1), "o_ev_we": Out(1), "o_ev_addr": Out(index_shape(layer.n_out)),
+                            "o_ev_value": Out(shape_of(layer.act))})
+        elif self.hidden:
             members["i_y_addr"] = In(index_shape(G))
             members["o_y_data"] = Out(data.ArrayLayout(shape_of(layer.act), P))
         if cfg.uses_stochastic():
             members["o_rng_advance"] = Out(1)
-        if self.update_lanes.stochastic:
+        if self.change.stochastic:
             members["i_rng_words"] = In(data.ArrayLayout(unsigned(cfg.rng_lfsr_bits), P))
         super().__init__(members)
 
@@ -119,6 +141,7 @@ class Layer(wiring.Component):
         layer = cfg.layers[k]
         P, G, n_cols, n_in = cfg.lanes, cfg.groups(k), cfg.n_cols(k), layer.n_in
         dfmt = cfg.delta_format(k)
+        event = self.event
 
         m.submodules.weights = wmem = memory.Memory(
             shape=data.ArrayLayout(shape_of(layer.weight), P), depth=max(2, self.depth), init=self.init_words)
@@ -126,54 +149,82 @@ class Layer(wiring.Component):
         m.submodules.deltas = dmem = memory.Memory(
             shape=data.ArrayLayout(shape_of(dfmt), P), depth=max(2, G), init=[])
         d_rd, d_wr = dmem.read_port(), dmem.write_port()
-        if self.hidden:
+        if self.hidden and not event:
             m.submodules.acts = ymem = memory.Memory(
                 shape=data.ArrayLayout(shape_of(layer.act), P), depth=max(2, G), init=[])
             y_rd, y_wr = ymem.read_port(), ymem.write_port()
             m.d.comb += [y_rd.addr.eq(self.i_y_addr), self.o_y_data.eq(y_rd.data)]
+        base_shape = index_shape(self.depth + n_cols)
+        if event:
+            # the groups with a non-zero modulatory signal, and their first weight address g * n_cols
+            alay = data.StructLayout({"g": index_shape(G), "base": base_shape})
+            m.submodules.active = amem = memory.Memory(shape=alay, depth=max(2, G), init=[])
+            a_rd, a_wr = amem.read_port(), amem.write_port()
+            a_count = Signal(index_shape(G + 1))
 
-        # -- sequencer: column i (input word iw, lane il), group g, RAM address ---------------
-        i = Signal(index_shape(n_cols))
-        iw = Signal(index_shape(self.src_words + 1))
-        il = Signal(index_shape(P))
-        g = Signal(index_shape(G))
-        addr = Signal(index_shape(self.depth))
+        # -- sequencer ------------------------------------------------------------------------
+        # slot s: forward, the group's s-th column slot; update, the visit's column (event) index.
+        s = Signal(index_shape(max(n_cols, P) + 1))
+        g = Signal(index_shape(G + 1))           # forward group
+        base = Signal(base_shape)                 # forward: g * n_cols
+        a = Signal(index_shape(G + 1))           # update: index into the active groups (dense: the group)
+        abase = Signal(base_shape)               # dense update: a * n_cols
         tail = Signal(index_shape(max(fwd_tail(cfg), UPD_TAIL)))
-        last_i, last_g = i == n_cols - 1, g == G - 1
-        is_bias = (i == n_in) if cfg.bias else Const(0, 1)
-        fwd_issue, upd_issue = Signal(), Signal()
+        n_data = self.i_src_count
+        n_cols_now = Signal(index_shape(n_cols + 1))  # columns this sample: data then the bias
+        m.d.comb += n_cols_now.eq(n_data + int(self.bias_column))
+        last_slot = Mux(n_cols_now > P, n_cols_now - 1, P - 1)
+        is_data = s < n_data
+        is_bias = (s == n_data) if self.bias_column else Const(0, 1)
+        fwd_issue, upd_issue, fwd_start = Signal(), Signal(), Signal()
+        act_we = Signal()
+        if event:
+            n_groups = a_count
+            groups_after = a_count + act_we       # counts an append in this very cycle (the forward's last)
+        else:
+            n_groups = groups_after = Const(G, index_shape(G + 1))
+        last_a, last_e = a == n_groups - 1, s == n_cols_now - 1
+        if not event:
+            iw = Signal(index_shape(self.src_words + 1))
+            il = Signal(index_shape(P))
 
         def next_column():
-            m.d.sync += i.eq(i + 1)
-            with m.If(il == P - 1):
-                m.d.sync += [il.eq(0), iw.eq(iw + 1)]
-            with m.Else():
-                m.d.sync += il.eq(il + 1)
+            m.d.sync += s.eq(s + 1)
+            if not event:
+                with m.If(il == P - 1):
+                    m.d.sync += [il.eq(0), iw.eq(iw + 1)]
+                with m.Else():
+                    m.d.sync += il.eq(il + 1)
 
         def first_column():
-            m.d.sync += [i.eq(0), iw.eq(0), il.eq(0)]
+            m.d.sync += s.eq(0)
+            if not event:
+                m.d.sync += [iw.eq(0), il.eq(0)]
 
         def start_or_idle():
             # a phase ends by honouring the next start in its done cycle, so phases run back to back
-            m.d.sync += [g.eq(0), addr.eq(0), tail.eq(0)]
+            m.d.sync += [g.eq(0), base.eq(0), a.eq(0), abase.eq(0), tail.eq(0)]
             first_column()
             with m.If(self.i_start_fwd):
                 m.next = "FWD"
             with m.Elif(self.i_start_upd):
-                m.next = "UPD"
+                with m.If((n_cols_now == 0) | (groups_after == 0)):   # no visits: only the pipeline tail
+                    m.d.sync += tail.eq(UPD_TAIL - 1)
+                    m.next = "UPD_TAIL"
+                with m.Else():
+                    m.next = "UPD"
             with m.Else():
                 m.next = "IDLE"
 
         with m.FSM(name="phase") as fsm:
             with m.State("IDLE"):
                 start_or_idle()
-            with m.State("FWD"):  # group-major: address g * n_cols + i counts up by one
-                m.d.comb += fwd_issue.eq(1)
-                m.d.sync += addr.eq(addr + 1)
-                with m.If(last_i):
+            with m.State("FWD"):  # group-major: every group runs the same column slots
+                m.d.comb += [fwd_issue.eq(1), fwd_start.eq((g == 0) & (s == 0))]
+                with m.If(s == last_slot):
                     first_column()
-                    m.d.sync += g.eq(g + 1)
-                    with m.If(last_g):
+                    m.d.sync += [g.eq(g + 1), base.eq(base + n_cols)]
+                    with m.If(g == G - 1):
                         m.d.sync += tail.eq(fwd_tail(cfg) - 1)
                         m.next = "FWD_TAIL"
                 with m.Else():
@@ -183,16 +234,16 @@ class Layer(wiring.Component):
                 with m.If(tail == 0):
                     m.d.comb += self.o_done.eq(1)
                     start_or_idle()
-            with m.State("UPD"):  # column-major: g steps the address by n_cols
+            with m.State("UPD"):  # column-major: every (active) group of one column, then the next column
                 m.d.comb += upd_issue.eq(1)
-                with m.If(last_g):
-                    m.d.sync += [g.eq(0), addr.eq(i + 1)]
+                with m.If(last_a):
+                    m.d.sync += [a.eq(0), abase.eq(0)]
                     next_column()
-                    with m.If(last_i):
+                    with m.If(last_e):
                         m.d.sync += tail.eq(UPD_TAIL - 1)
                         m.next = "UPD_TAIL"
                 with m.Else():
-                    m.d.sync += [g.eq(g + 1), addr.eq(addr + n_cols)]
+                    m.d.sync += [a.eq(a + 1), abase.eq(abase + n_cols)]
             with m.State("UPD_TAIL"):
                 m.d.sync += tail.eq(tail - 1)
                 with m.If(tail == 0):
@@ -201,42 +252,55 @@ class Layer(wiring.Component):
         idle = fsm.ongoing("IDLE")
         m.d.comb += self.o_busy.eq(~idle)
 
-        # -- stage 0: issue reads -------------------------------------------------------------
+        # -- F0 / U0: read the slot's column (and, in the update, the active group) ----------
         m.d.comb += [
-            w_rd.addr.eq(Mux(fwd_issue | upd_issue, addr, self.i_host_addr)),
-            d_rd.addr.eq(g),
-            self.o_src_addr.eq(Mux(is_bias, 0, iw)),  # the bias column reads nothing: stay in range
+            self.o_src_index.eq(Mux(is_data, s, 0)),
+            self.o_src_lane.eq(Mux(is_data, il, 0) if not event else 0),
+            self.o_src_word.eq(Mux(is_data, iw, 0) if not event else 0),
             self.o_host_rdata.eq(w_rd.data),
         ]
-        s1_fwd, s1_upd, s1_first, s1_last, s1_bias = Signal(), Signal(), Signal(), Signal(), Signal()
-        s1_lane, s1_addr, s1_g = Signal.like(il), Signal.like(addr), Signal.like(g)
+        if event:
+            m.d.comb += a_rd.addr.eq(a)
+        f1_valid, f1_data, f1_bias, f1_first, f1_last = Signal(), Signal(), Signal(), Signal(), Signal()
+        f1_base, f1_g = Signal.like(base), Signal.like(g)
+        u1_valid, u1_data, u1_bias = Signal(), Signal(), Signal()
+        u1_a, u1_abase = Signal.like(a), Signal.like(abase)
         m.d.sync += [
-            s1_fwd.eq(fwd_issue), s1_upd.eq(upd_issue), s1_first.eq(i == 0), s1_last.eq(last_i),
-            s1_bias.eq(is_bias), s1_lane.eq(il), s1_addr.eq(addr), s1_g.eq(g),
+            f1_valid.eq(fwd_issue), f1_data.eq(is_data), f1_bias.eq(is_bias), f1_first.eq(s == 0),
+            f1_last.eq(s == last_slot), f1_base.eq(base), f1_g.eq(g),
+            u1_valid.eq(upd_issue), u1_data.eq(is_data), u1_bias.eq(is_bias), u1_a.eq(a), u1_abase.eq(abase),
         ]
-        act_in = self.i_src_data[s1_lane] if P > 1 else self.i_src_data[0]
+        column = Mux(f1_bias | u1_bias, n_in, self.i_src_addr)
+        value = Signal(shape_of(cfg.in_format(k)))   # bubbles and the bias column carry 0
+        m.d.comb += value.eq(Mux(f1_data | u1_data, self.i_src_value, 0))
 
-        # -- stage 1 (forward): multiply-accumulate -------------------------------------------
+        # -- F1: read the weight word ---------------------------------------------------------
+        f_read = f1_valid & (f1_data | f1_bias)
+        f2_valid, f2_first, f2_last, f2_bias = Signal(), Signal(), Signal(), Signal()
+        f2_value, f2_g, f2_base = Signal.like(value), Signal.like(g), Signal.like(base)
+        m.d.sync += [f2_valid.eq(f1_valid), f2_first.eq(f1_first), f2_last.eq(f1_last), f2_bias.eq(f1_bias),
+                     f2_value.eq(value), f2_g.eq(f1_g), f2_base.eq(f1_base)]
+
+        # -- F2: multiply-accumulate (a bubble adds 0 * w) -------------------------------------
         m.submodules.mac = mac = MacLanes(cfg, k)
         m.d.comb += [
-            mac.i_en.eq(s1_fwd), mac.i_first.eq(s1_first), mac.i_bias.eq(s1_bias),
-            mac.i_weights.eq(w_rd.data), mac.i_act.eq(act_in),
+            mac.i_en.eq(f2_valid), mac.i_first.eq(f2_first), mac.i_bias.eq(f2_bias),
+            mac.i_weights.eq(w_rd.data), mac.i_act.eq(f2_value),
         ]
 
-        # -- stage 2 (forward): hand the finished group to the post-processor -----------------
-        s2_valid, s2_g = Signal(), Signal.like(g)
-        m.d.sync += [s2_valid.eq(s1_fwd & s1_last), s2_g.eq(s1_g)]
-        fwd_start = fwd_issue & (addr == 0)
+        # -- F3: hand the finished group to the post-processor ---------------------------------
+        s3_valid, s3_g, s3_base = Signal(), Signal.like(g), Signal.like(base)
+        m.d.sync += [s3_valid.eq(f2_valid & f2_last), s3_g.eq(f2_g), s3_base.eq(f2_base)]
         if self.hidden:
             m.submodules.rv = rv = RandomVectorGen(cfg, k)
-            m.d.comb += [rv.i_label.eq(self.i_label), rv.i_start.eq(fwd_start), rv.i_next.eq(s2_valid)]
+            m.d.comb += [rv.i_label.eq(self.i_label), rv.i_start.eq(fwd_start), rv.i_next.eq(s3_valid)]
 
         # -- post-processing: one lane per cycle, in the P cycles after the hand-over ----------
-        # One unit instead of P: the next group needs n_cols >= P cycles to accumulate anyway, and
+        # One unit instead of P: the next group needs at least P slots to accumulate anyway, and
         # a simulator evaluates every unit in every cycle (P units were most of the engine's cycle).
         acc_w = cfg.acc_format(k).width
         held = Signal(data.ArrayLayout(shape_of(cfg.acc_format(k)), P))  # sums; lane 0 is the next one
-        busy, lane, post_g = Signal(), Signal(index_shape(P)), Signal.like(g)
+        busy, lane, post_g, post_base = Signal(), Signal(index_shape(P)), Signal.like(g), Signal.like(base)
         neuron = Signal(index_shape(layer.n_out + P))   # post_g * P + lane: counts on from 0 per pass
         if self.hidden:
             held_bits = Signal(P)                          # the group's DRTP random-vector bits
@@ -246,8 +310,8 @@ class Layer(wiring.Component):
                 m.d.sync += held_bits.eq(held_bits >> 1)
             with m.If(lane == P - 1):
                 m.d.sync += busy.eq(0)
-        with m.If(s2_valid):  # after the shift above: a hand-over in a group's last post cycle wins
-            m.d.sync += [held.eq(mac.o_acc), busy.eq(1), lane.eq(0), post_g.eq(s2_g)]
+        with m.If(s3_valid):  # after the shift above: a hand-over in a group's last post cycle wins
+            m.d.sync += [held.eq(mac.o_acc), busy.eq(1), lane.eq(0), post_g.eq(s3_g), post_base.eq(s3_base)]
             if self.hidden:
                 m.d.sync += held_bits.eq(rv.o_bits)
         with m.If(fwd_start):
@@ -273,29 +337,67 @@ class Layer(wiring.Component):
         with m.If(busy):
             m.d.sync += d_word.eq(d_next)
         m.d.comb += [d_wr.addr.eq(post_g), d_wr.en.eq(last), d_wr.data.eq(d_next)]
-        if self.hidden:
+        if self.hidden and not event:
             y_word = Signal(data.ArrayLayout(shape_of(layer.act), P))
             y_next = Cat(y_word.as_value()[layer.act.width:], fit(au.o_y, shape_of(layer.act)))
             with m.If(busy):
                 m.d.sync += y_word.eq(y_next)
             m.d.comb += [y_wr.addr.eq(post_g), y_wr.en.eq(last), y_wr.data.eq(y_next)]
+        if self.hidden and event:
+            m.d.comb += [self.o_ev_clear.eq(fwd_start), self.o_ev_we.eq(busy & real & au.o_y.any()),
+                         self.o_ev_addr.eq(fit(neuron, self.o_ev_addr.shape())), self.o_ev_value.eq(au.o_y)]
+        if event:
+            # active list: a group whose P deltas are not all zero, appended after its last lane
+            any_delta = Signal()
+            nonzero = fit(delta, shape_of(dfmt)).any()
+            any_next = Mux(lane == 0, nonzero, any_delta | nonzero)
+            with m.If(busy):
+                m.d.sync += any_delta.eq(any_next)
+            m.d.comb += [act_we.eq(last & any_next), a_wr.en.eq(act_we), a_wr.addr.eq(a_count),
+                         a_wr.data.g.eq(post_g), a_wr.data.base.eq(post_base)]
+            with m.If(fwd_start):
+                m.d.sync += a_count.eq(0)
+            with m.Elif(act_we):
+                m.d.sync += a_count.eq(a_count + 1)
         m.d.comb += [
             self.o_post_valid.eq(busy), self.o_post_first.eq(neuron == 0), self.o_post_index.eq(neuron),
             self.o_post_z.eq(rq.o_value), self.o_post_real.eq(real),
         ]
 
-        # -- stage 1 (update): modify and write back -----------------------------------------
-        m.submodules.update = upd = self.update_lanes
-        m.d.comb += [upd.i_weights.eq(w_rd.data), upd.i_deltas.eq(d_rd.data), upd.i_act.eq(act_in),
-                     upd.i_bias.eq(s1_bias)]
-        if upd.stochastic:
-            m.d.comb += upd.i_words.eq(self.i_rng_words)
+        # -- U1: the visit's group and column: read its deltas --------------------------------
+        if event:
+            u_group, u_base = a_rd.data.g, a_rd.data.base
+        else:
+            u_group, u_base = u1_a, u1_abase
+        m.d.comb += d_rd.addr.eq(u_group)
+        u2_valid, u2_bias = Signal(), Signal()
+        u2_addr, u2_value = Signal(index_shape(self.depth)), Signal.like(value)
+        m.d.sync += [u2_valid.eq(u1_valid), u2_bias.eq(u1_bias), u2_value.eq(value),
+                     u2_addr.eq(u_base + column)]
+
+        # -- U2: the P weight changes (they do not need the old weights); read the word --------
+        m.submodules.change = chg = self.change
+        m.d.comb += [chg.i_deltas.eq(d_rd.data), chg.i_act.eq(u2_value), chg.i_bias.eq(u2_bias)]
+        if chg.stochastic:
+            m.d.comb += chg.i_words.eq(self.i_rng_words)
         if cfg.uses_stochastic():
-            m.d.comb += self.o_rng_advance.eq(s1_upd)
-        with m.If(s1_upd):
-            m.d.comb += [w_wr.addr.eq(s1_addr), w_wr.data.eq(upd.o_weights), w_wr.en.eq(1)]
+            m.d.comb += self.o_rng_advance.eq(u2_valid)   # every visit draws its P words
+        u_read = u2_valid & (chg.o_nonzero if event else 1)
+        u3_we, u3_addr = Signal(), Signal.like(u2_addr)
+        u3_dw = Signal(data.ArrayLayout(change_shape(cfg, k), P))
+        m.d.sync += [u3_we.eq(u_read), u3_addr.eq(u2_addr), u3_dw.eq(chg.o_dw)]
+        f_addr = Signal(index_shape(self.depth))
+        m.d.comb += [
+            f_addr.eq(f1_base + column),
+            w_rd.addr.eq(Mux(f_read, f_addr, Mux(u_read, u2_addr, self.i_host_addr))),
+        ]
+
+        # -- U3: write back ----------------------------------------------------------------------
+        m.submodules.update = upd = UpdateLanes(cfg, k)
+        m.d.comb += [upd.i_weights.eq(w_rd.data), upd.i_dw.eq(u3_dw)]
+        with m.If(u3_we):
+            m.d.comb += [w_wr.addr.eq(u3_addr), w_wr.data.eq(upd.o_weights), w_wr.en.eq(1)]
         with m.Elif(idle):
             m.d.comb += [w_wr.addr.eq(self.i_host_addr), w_wr.data.eq(self.i_host_wdata),
                          w_wr.en.eq(self.i_host_we)]
         return m
-

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
 from hwsim import twins
@@ -22,7 +23,7 @@ from rtl.mac import MacLanes
 from rtl.randvec import RandomVectorGen
 from rtl.requant import Requantizer
 from rtl.rng import LaneRng
-from rtl.update import UpdateLanes
+from rtl.update import UpdateLanes, WeightChange
 
 RNG = np.random.default_rng(2021)
 
@@ -300,7 +301,11 @@ def test_update_lanes(name, changes):
     cfg = variant(**base)
     k = 1 if name.startswith("output") else 0  # layer 1's input is hard_tanh's signed s1.3
     P, L = cfg.lanes, cfg.rng_lfsr_bits
-    dut = UpdateLanes(cfg, k)
+    dut = WeightChange(cfg, k)          # the change, then the write-back add, as the layer's U2 and U3
+    add = UpdateLanes(cfg, k)
+    top = Module()
+    top.submodules.change, top.submodules.add = dut, add
+    top.d.comb += add.i_dw.eq(dut.o_dw)
     w_fmt, a_fmt, d_fmt = cfg.layers[k].weight, cfg.in_format(k), cfg.delta_format(k)
     weights = fmt_values(w_fmt)
     deltas = fmt_values(d_fmt)
@@ -318,18 +323,21 @@ def test_update_lanes(name, changes):
                 ctx.set(dut.i_deltas, [delta] * P)
                 for wq in range(0, len(weights), P):
                     lane_w = (weights[wq:wq + P] + weights[:P])[:P]
-                    ctx.set(dut.i_weights, lane_w)
+                    ctx.set(add.i_weights, lane_w)
                     for wi in range(0, len(words), P if dut.stochastic else len(words)):
                         lane_words = (words[wi:wi + P] + words[:P])[:P]
                         if dut.stochastic:
                             ctx.set(dut.i_words, lane_words)
-                        got = [ctx.get(dut.o_weights[p]) for p in range(P)]
+                        got = [ctx.get(add.o_weights[p]) for p in range(P)]
                         want = [twins.update_weight(lane_w[p], delta, 0 if is_bias else a, is_bias,
                                                     lane_words[p], cfg, k) for p in range(P)]
-                        if got != want:
-                            failures.append((a, delta, lane_w, lane_words, got, want))
+                        changes = [twins.weight_change(delta, 0 if is_bias else a, is_bias, lane_words[p], cfg, k)
+                                   for p in range(P)]
+                        got_dw = [ctx.get(dut.o_dw[p]) for p in range(P)]
+                        if got != want or got_dw != changes or ctx.get(dut.o_nonzero) != any(changes):
+                            failures.append((a, delta, lane_w, lane_words, got, want, got_dw, changes))
 
-    simulate(dut, bench)
+    simulate(top, bench)
     assert not failures, failures[:5]
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwsim.config import config_from_dict, load_config
+from dataclasses import replace
+
+from hwsim.config import Schedule, config_from_dict, load_config
+from hwsim.cycles import SampleCounts
 from hwsim.params import initial_weights
 from hwsim.reference import ReferenceEngine
 from rtl.schedule import cycles, phases
@@ -80,9 +83,10 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("schedule", list(Schedule), ids=[s.value for s in Schedule])
 @pytest.mark.parametrize("name", list(CASES))
-def test_engine_equals_reference(name):
-    cfg = CASES[name]()
+def test_engine_equals_reference(name, schedule):
+    cfg = replace(CASES[name](), schedule=schedule)
     n_train, n_infer = (3, 2) if name == "small" else (4, 2)
     xs, labels = digits(cfg, n_train + n_infer)
     w0 = initial_weights(cfg, seed=7)
@@ -110,15 +114,19 @@ def test_engine_equals_reference(name):
         for k, w in enumerate(ref.weights()):
             diff = np.argwhere(weights[k] != w)
             assert not len(diff), f"sample {n} layer {k}: {len(diff)} weights differ, first at {diff[0].tolist()}"
-        assert res.cycles == cycles(cfg, train), f"sample {n}: cycles"
+        counts = SampleCounts.from_traces(cfg, [trace], [train])
+        assert res.cycles == counts.cycles[0], f"sample {n}: cycles"
+        if not cfg.is_event:
+            assert res.cycles == cycles(cfg, train)
         # pred_valid comes right after the output layer's forward pass (before its update)
-        before = phases(cfg, train)
+        before = phases(cfg, train, counts)
         upto = sum(p.cycles for p in before[: [p.name for p in before].index(f"forward{len(cfg.layers) - 1}") + 1])
         assert res.pred_cycle == upto
 
 
-def test_samples_stream_back_to_back_at_the_scheduled_period():
-    cfg = CASES["ragged-rom-sign"]()
+@pytest.mark.parametrize("schedule", list(Schedule), ids=[s.value for s in Schedule])
+def test_samples_stream_back_to_back_at_the_scheduled_period(schedule):
+    cfg = replace(CASES["ragged-rom-sign"](), schedule=schedule)
     xs, labels = digits(cfg, 3, seed=3)
     w0 = initial_weights(cfg, seed=1)
 
@@ -128,14 +136,16 @@ def test_samples_stream_back_to_back_at_the_scheduled_period():
     results = simulate(cfg, w0, bench)
     ref = ReferenceEngine(cfg, w0)
     for n, (res, x, label) in enumerate(zip(results, xs, labels)):
-        assert res.prediction == ref.run(x, label, n % 2 == 0).prediction
-        assert res.cycles == cycles(cfg, n % 2 == 0)
+        trace = ref.run(x, label, n % 2 == 0)
+        assert res.prediction == trace.prediction
+        assert res.cycles == SampleCounts.from_traces(cfg, [trace], [n % 2 == 0]).cycles[0]
 
 
 @pytest.mark.slow
-def test_paper_config_one_training_sample():
-    """784-500-10 with P=16: one training sample, every weight read back, cycles as scheduled."""
-    cfg = load_config("paper-784-500-10")
+@pytest.mark.parametrize("schedule", list(Schedule), ids=[s.value for s in Schedule])
+def test_paper_config_one_training_sample(schedule):
+    """784-500-10 with P=16: one training sample, every weight read back, cycles as the model counts them."""
+    cfg = load_config("paper-784-500-10").with_schedule(schedule)
     xs, labels = digits(cfg, 1, seed=5)
     w0 = initial_weights(cfg, seed=0)
 
@@ -145,7 +155,10 @@ def test_paper_config_one_training_sample():
 
     res, weights = simulate(cfg, w0, bench)
     ref = ReferenceEngine(cfg, w0)
-    assert res.prediction == ref.run(xs[0], labels[0], True).prediction
+    trace = ref.run(xs[0], labels[0], True)
+    assert res.prediction == trace.prediction
     for k, w in enumerate(ref.weights()):
         assert (weights[k] == w).all(), f"layer {k}: {(weights[k] != w).sum()} weights differ"
-    assert res.cycles == cycles(cfg, True) == 51330
+    assert res.cycles == SampleCounts.from_traces(cfg, [trace], [True]).cycles[0]
+    if not cfg.is_event:
+        assert res.cycles == cycles(cfg, True) == 51336

@@ -91,10 +91,11 @@ def test_generates_verilog_init_files_and_manifest(tmp_path, capsys):
     man = json.loads((out / "manifest.json").read_text())
     cfg = dataclasses.replace(load_config("small"), lanes=8)
     assert man["top"] == "drtp_engine" and man["parameters"]["lanes"] == 8
-    # 8 beats; layer 0: 4 groups x 65 columns; layer 1: 2 groups x 33; forward tail 2 + P (the last
-    # group's lanes post-processed one per cycle), update tail 1; finish
-    assert man["cycles"]["train"] == cycles(cfg, True) == 8 + (260 + 10) + (260 + 1) + (66 + 10) + (66 + 1) + 1
-    assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + 270 + 76 + 1
+    # 8 beats; layer 0: 4 groups x 65 columns; layer 1: 2 groups x 33; forward tail 3 + P (weight read,
+    # MAC, hand-over, then the last group's lanes post-processed one per cycle), update tail 3; finish
+    assert man["cycles"]["schedule"] == "dense"
+    assert man["cycles"]["train"] == cycles(cfg, True) == 8 + (260 + 11) + (260 + 3) + (66 + 11) + (66 + 3) + 1
+    assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + 271 + 77 + 1
     verilog = (out / man["verilog"]).read_text()
     assert "module drtp_engine(" in verilog and "always_ff" not in verilog and "logic " not in verilog
     assert 'initial $readmemh("layer0_weights.hex", weights);' in verilog
