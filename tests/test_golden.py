@@ -115,6 +115,46 @@ def test_committed_small_set_is_current(tmp_path):
     open_golden(COMMITTED, expect=load_config("small"))
 
 
+STRESS = ROOT / "golden" / "configs" / "small-stress.yaml"
+
+
+@pytest.mark.parametrize("schedule", ["dense", "event"])
+def test_counts_match_the_reference_and_the_cycle_formula(tmp_path, schedule):
+    """Per-sample counts in the files equal the slow reference's (every sample), and their cycles the formula."""
+    from hwsim.cycles import COUNT_FIELDS, SampleCounts
+    from hwsim.reference import ReferenceEngine
+    cfg = load_config("small").with_schedule(schedule)
+    out = tmp_path / "set"
+    generate(cfg, out, samples=8, infer=3, seed=1, stimulus="edge", reference_samples=0)
+    gs = open_golden(out, expect=cfg)
+    ref = ReferenceEngine(cfg, gs.init_weights)
+    traces = [ref.run(x, int(t), True) for x, t in zip(gs.train_x, gs.train_label)]
+    want = SampleCounts.from_traces(cfg, traces, [True] * len(traces))
+    for f in COUNT_FIELDS:
+        assert np.array_equal(getattr(gs.train_counts, f), getattr(want, f)), f
+    inf = [ref.run(x, 0, False) for x in gs.infer_x]
+    want_i = SampleCounts.from_traces(cfg, inf, [False] * len(inf))
+    for f in COUNT_FIELDS:
+        assert np.array_equal(getattr(gs.infer_counts, f), getattr(want_i, f)), f
+    assert gs.meta.raw["schedule"] == schedule
+    if schedule == "dense":
+        assert (gs.train_counts.writes == gs.train_counts.visits).all()
+
+
+def test_edge_stimulus_reaches_the_event_corners(tmp_path):
+    """The stress bench's set has all-zero, fully dense and one-pixel samples and samples with no active group."""
+    cfg = load_config(STRESS).with_schedule("event")
+    out = tmp_path / "stress"
+    generate(cfg, out, samples=100, infer=20, seed=0, stimulus="edge", reference_samples=0)
+    c = open_golden(out, expect=cfg).train_counts
+    n_cols = cfg.n_cols(0)
+    assert (c.events[:, 0] == 1).any(), "no all-zero sample (only the bias is an event)"
+    assert (c.events[:, 0] == n_cols).any(), "no fully dense sample"
+    assert (c.events[:, 0] == 2).any(), "no one-pixel sample"
+    assert (c.active == 0).any(axis=1).any(), "no sample where a layer has no active group"
+    assert ((c.writes < c.visits) & (c.visits > 0)).any(), "no all-zero weight word skipped"
+
+
 def test_readmemh_reads_the_files(tiny, tmp_path):
     """Icarus' $readmemh loads a weight file and a two-column record file into memories."""
     if not shutil.which("iverilog"):
