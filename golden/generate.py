@@ -239,8 +239,8 @@ def _cycle_summary(counts: SampleCounts) -> dict:
 
 
 def _count_rows(counts: SampleCounts) -> np.ndarray:
-    return np.concatenate([counts.cycles[:, None], counts.load[:, None], counts.events, counts.active,
-                           counts.visits, counts.writes], axis=1)
+    return np.concatenate([counts.cycles[:, None], counts.load[:, None]]
+                          + [getattr(counts, f) for f in COUNT_FIELDS[1:]], axis=1)
 
 
 def _write_files(root, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, xi, li, infer_pred, infer_z,
@@ -284,7 +284,7 @@ def _write_files(root, cfg, init, x, labels, preds, z, y, delta, diffs, ckpt_w, 
     for name, counts, what in (("train_counts.hex", train_counts, "training sample"),
                                ("infer_counts.hex", infer_counts, "inference sample")):
         put(name, f"per {what}: clock cycles, load cycles, then per layer events, active groups, update visits "
-            f"and weight words written (docs/engine.md §11)", _count_rows(counts).reshape(-1, len(columns)),
+            f"weight words written and non-zero weight changes (docs/engine.md §11)", _count_rows(counts).reshape(-1, len(columns)),
             count_fmt, columns)
     return files
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.config import EngineConfig
-from hwsim.cycles import SampleCounts
+from hwsim.cycles import COUNT_FIELDS, SampleCounts
 
 from .format import GoldenError, GoldenMeta, read_hex, read_meta
 
@@ -76,11 +76,12 @@ class GoldenSet:
     def _counts(self, rows: np.ndarray, train: bool) -> SampleCounts:
         """The records back as :class:`hwsim.cycles.SampleCounts`, checked against the cycle formula."""
         cfg, K = self.cfg, len(self.cfg.layers)
-        rows = rows.reshape(-1, 2 + 4 * K)
+        fields = COUNT_FIELDS[1:]
+        rows = rows.reshape(-1, 2 + len(fields) * K)
         c = SampleCounts.empty(cfg, rows.shape[0])
         c.train[:] = train
         c.load[:] = rows[:, 1]
-        for f, field in enumerate(("events", "active", "visits", "writes")):
+        for f, field in enumerate(fields):
             getattr(c, field)[:] = rows[:, 2 + f * K: 2 + (f + 1) * K]
         if not np.array_equal(c.cycles, rows[:, 0]):
             raise GoldenError(f"golden set {self.meta.root}: the cycles in its {'train' if train else 'infer'}"

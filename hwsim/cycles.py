@@ -26,17 +26,18 @@ RAM read -> write back."""
 FINISH = 1
 """The cycle that raises ``done`` before the engine accepts the next sample."""
 
-COUNT_FIELDS = ("load", "events", "active", "visits", "writes")
+COUNT_FIELDS = ("load", "events", "active", "visits", "writes", "changes")
 """Per-sample counts: ``load`` cycles, and per layer ``events`` (input columns that do work, bias
 included), ``active`` (lane groups with a non-zero modulatory signal), ``visits`` (update
-read-modify-write candidates) and ``writes`` (weight words read and written back by the update)."""
+read-modify-write candidates), ``writes`` (weight words read and written back by the update) and
+``changes`` (weights whose change ``dW`` is non-zero: the lanes an ``event`` write enables)."""
 
 
 @dataclass
 class SampleCounts:
     """Counts of N samples: ``load`` and ``cycles`` are ``(N,)``, the per-layer fields ``(N, K)`` int64.
 
-    ``active``, ``visits`` and ``writes`` are 0 for samples that did not train (inference).
+    ``active``, ``visits``, ``writes`` and ``changes`` are 0 for samples that did not train (inference).
     ``train`` says which samples trained. :meth:`weight_reads` and :meth:`cycles` derive the rest.
     """
 
@@ -47,12 +48,13 @@ class SampleCounts:
     active: np.ndarray
     visits: np.ndarray
     writes: np.ndarray
+    changes: np.ndarray
 
     @classmethod
     def empty(cls, cfg: EngineConfig, n: int) -> "SampleCounts":
         K = len(cfg.layers)
         z = lambda: np.zeros((n, K), dtype=np.int64)  # noqa: E731
-        return cls(cfg, np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), z(), z(), z(), z())
+        return cls(cfg, np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64), z(), z(), z(), z(), z())
 
     @classmethod
     def from_traces(cls, cfg: EngineConfig, traces, train) -> "SampleCounts":
@@ -117,7 +119,10 @@ def sample_cycles(cfg: EngineConfig, load: int, events, visits, train: bool) -> 
 
 
 def dense_counts(cfg: EngineConfig, n: int, train: bool) -> SampleCounts:
-    """What ``schedule: dense`` does for every sample: every column, every group, every word."""
+    """What ``schedule: dense`` does for every sample: every column, every group, every word.
+
+    ``changes`` is left 0: it depends on the data (and a dense write drives every lane anyway).
+    """
     c = SampleCounts.empty(cfg, n)
     c.train[:] = train
     c.load[:] = -(-cfg.layers[0].n_in // cfg.lanes)

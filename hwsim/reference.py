@@ -63,6 +63,7 @@ class SampleTrace:
     active: list[int] = field(default_factory=list)
     visits: list[int] = field(default_factory=list)
     writes: list[int] = field(default_factory=list)
+    changes: list[int] = field(default_factory=list)
 
 
 class ReferenceEngine:
@@ -117,15 +118,15 @@ class ReferenceEngine:
         """The columns layer k works on, in order: all (dense) or its events, the non-zero inputs (event)."""
         return [i for i, ai in enumerate(a_ext) if ai != 0 or not self.cfg.is_event]
 
-    def _update_layer(self, k: int, a_ext: list[int], delta: list[int]) -> tuple[int, int, int]:
-        """Returns (active groups, visits, words written)."""
+    def _update_layer(self, k: int, a_ext: list[int], delta: list[int]) -> tuple[int, int, int, int]:
+        """Returns (active groups, visits, words written, non-zero weight changes)."""
         cfg, layer = self.cfg, self.cfg.layers[k]
         P = cfg.lanes
         drop = cfg.update_drop_bits(k)
         stochastic = cfg.uses_stochastic()
         groups = [g for g in range(cfg.groups(k))
                   if not cfg.is_event or any(delta[j] for j in range(g * P, min((g + 1) * P, layer.n_out)))]
-        visits = writes = 0
+        visits = writes = changes = 0
         for i in self._columns(k, a_ext):
             ai = a_ext[i]
             for g in groups:
@@ -145,10 +146,11 @@ class ReferenceEngine:
                 if cfg.is_event and not any(dw for _, dw in dws):
                     continue  # the changes are known before the read: no read-modify-write
                 writes += 1
+                changes += sum(1 for _, dw in dws if dw)
                 for j, dw in dws:
                     self.W[k][j][i] = apply_overflow(self.W[k][j][i] + dw, layer.weight)
         self.rng_word += visits * P
-        return len(groups), visits, writes
+        return len(groups), visits, writes, changes
 
     # -- samples -----------------------------------------------------------------------------
     def run(self, x, label: int = 0, train: bool = True) -> SampleTrace:
@@ -159,13 +161,14 @@ class ReferenceEngine:
         for k in range(len(self.cfg.layers)):
             a_ext, z, y, d = self._forward_layer(k, a)
             delta = self._delta(k, y, d, label)
-            active = visits = writes = 0
+            active = visits = writes = changes = 0
             if train:
-                active, visits, writes = self._update_layer(k, a_ext, delta)
+                active, visits, writes, changes = self._update_layer(k, a_ext, delta)
             trace.events.append(len(self._columns(k, a_ext)))
             trace.active.append(active)
             trace.visits.append(visits)
             trace.writes.append(writes)
+            trace.changes.append(changes)
             trace.z.append(z)
             trace.y.append(y)
             trace.delta.append(delta)

@@ -145,7 +145,8 @@ class Layer(wiring.Component):
 
         m.submodules.weights = wmem = memory.Memory(
             shape=data.ArrayLayout(shape_of(layer.weight), P), depth=max(2, self.depth), init=self.init_words)
-        w_rd, w_wr = wmem.read_port(), wmem.write_port()
+        # event: one write enable per lane, so a word write drives only the lanes whose weight changes
+        w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1 if event else None)
         m.submodules.deltas = dmem = memory.Memory(
             shape=data.ArrayLayout(shape_of(dfmt), P), depth=max(2, G), init=[])
         d_rd, d_wr = dmem.read_port(), dmem.write_port()
@@ -385,7 +386,9 @@ class Layer(wiring.Component):
         u_read = u2_valid & (chg.o_nonzero if event else 1)
         u3_we, u3_addr = Signal(), Signal.like(u2_addr)
         u3_dw = Signal(data.ArrayLayout(change_shape(cfg, k), P))
-        m.d.sync += [u3_we.eq(u_read), u3_addr.eq(u2_addr), u3_dw.eq(chg.o_dw)]
+        u3_lanes = Signal(P)                        # event: the lanes whose change is non-zero
+        m.d.sync += [u3_we.eq(u_read), u3_addr.eq(u2_addr), u3_dw.eq(chg.o_dw),
+                     u3_lanes.eq(Cat(*(chg.o_dw[p] != 0 for p in range(P))))]
         f_addr = Signal(index_shape(self.depth))
         m.d.comb += [
             f_addr.eq(f1_base + column),
@@ -395,9 +398,11 @@ class Layer(wiring.Component):
         # -- U3: write back ----------------------------------------------------------------------
         m.submodules.update = upd = UpdateLanes(cfg, k)
         m.d.comb += [upd.i_weights.eq(w_rd.data), upd.i_dw.eq(u3_dw)]
+        all_lanes = Const((1 << P) - 1, P) if event else 1
         with m.If(u3_we):
-            m.d.comb += [w_wr.addr.eq(u3_addr), w_wr.data.eq(upd.o_weights), w_wr.en.eq(1)]
+            m.d.comb += [w_wr.addr.eq(u3_addr), w_wr.data.eq(upd.o_weights),
+                         w_wr.en.eq(u3_lanes if event else 1)]
         with m.Elif(idle):
             m.d.comb += [w_wr.addr.eq(self.i_host_addr), w_wr.data.eq(self.i_host_wdata),
-                         w_wr.en.eq(self.i_host_we)]
+                         w_wr.en.eq(Mux(self.i_host_we, all_lanes, 0))]
         return m

@@ -2,8 +2,10 @@
 
 Random configs are drawn from a seeded RNG (widths 2..16, every rounding and overflow mode, all
 activations, both update rules and error signals, lanes 1..8, bias on/off, 1..3 hidden layers,
-accumulators down to the narrowest the config allows); a few hand-made configs push shifts and
-widths to where 64-bit arithmetic itself would overflow.
+accumulators down to the narrowest the config allows), each run in both schedules (dense and
+event); a few hand-made configs push shifts and widths to where 64-bit arithmetic itself would
+overflow. Besides weights, predictions and the word counter, every sample's work counts
+(:class:`hwsim.cycles.SampleCounts`) must equal the reference's.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hwsim.config import config_for_bits, config_from_dict, load_config
+from hwsim.config import Schedule, config_for_bits, config_from_dict, load_config
+from hwsim.cycles import COUNT_FIELDS
 from hwsim.fast import Engine
 from hwsim.formats import ConfigError
 from hwsim.fast.plan import DOTS_MAX_PAD
@@ -44,7 +47,7 @@ def _width(text: str) -> int:
     return int(a) + int(b)
 
 
-def random_config(seed: int):
+def random_config(seed: int, schedule: str = "dense"):
     """A valid random engine: small topology, every datapath option drawn at random."""
     rng = np.random.default_rng(seed)
     n_hidden = int(rng.integers(1, 4))
@@ -89,6 +92,7 @@ def random_config(seed: int):
                            "seeds": [int(rng.integers(1, 1 << rv_bits)) for _ in range(n_hidden)]},
         "stochastic_rng": {"lfsr_bits": rng_bits, "seed": int(rng.integers(1, 1 << rng_bits))},
         "init": {"kind": "uniform", "scale": float(rng.choice([0.5, 1.0, 3.0, 8.0]))},
+        "schedule": schedule,
     }
     lanes = d.pop("lanes")
     cfg = config_from_dict(d, origin=f"random-{seed}")
@@ -129,21 +133,53 @@ def first_trace_difference(fast, ref) -> str | None:
                 return f"layer {k} {name}: lengths differ, fast {len(a)} vs reference {len(b)}"
     if fast.prediction != ref.prediction:
         return f"prediction: fast {fast.prediction} vs reference {ref.prediction}"
+    for name in COUNT_FIELDS:
+        if getattr(fast, name) != getattr(ref, name):
+            return f"{name}: fast {getattr(fast, name)} vs reference {getattr(ref, name)}"
+    return None
+
+
+def first_count_difference(counts, traces, train: bool) -> str | None:
+    """The first sample whose fast counts (a SampleCounts) differ from its reference trace's."""
+    for s, tr in enumerate(traces):
+        if bool(counts.train[s]) != train:
+            return f"sample #{s}: train flag {bool(counts.train[s])}, expected {train}"
+        for name in COUNT_FIELDS:
+            got = getattr(counts, name)[s]
+            got = int(got) if name == "load" else [int(v) for v in got]
+            if got != getattr(tr, name):
+                return f"sample #{s} {name}: fast {got} vs reference {getattr(tr, name)}"
     return None
 
 
 def check_equivalent(cfg, n_samples: int, seed: int, chunk: int = 250, n_traces: int = 4,
-                     layout: str = "default") -> None:
-    """Train both engines on the same samples; compare predictions, weights, rng_word, traces, infer."""
+                     layout: str = "default", stimulus=None, order=None, **knobs) -> list:
+    """Train both engines on the same samples; compare predictions, weights, rng_word, counts, traces, infer.
+
+    ``stimulus(x, labels) -> (x, labels)`` edits the random samples; ``order`` replaces the random
+    training order; ``knobs`` go to the fast Engine with the layout's. Returns the reference's
+    traces of the training samples, in the order trained.
+    """
     weights = initial_weights(cfg, seed)
     x, labels = random_inputs(cfg, n_samples, seed + 1)
-    fast = Engine(cfg, weights, rng_word=seed, **LAYOUTS[layout])
+    if stimulus is not None:
+        x, labels = stimulus(x, labels)
+    fast = Engine(cfg, weights, rng_word=seed, **{**LAYOUTS[layout], **knobs})
     ref = ReferenceEngine(cfg, weights, rng_word=seed)
-    order = np.random.default_rng(seed + 2).permutation(n_samples)
-    for start in range(0, n_samples, chunk):
+    if order is None:
+        order = np.random.default_rng(seed + 2).permutation(n_samples)
+    trained = []
+    for c, start in enumerate(range(0, len(order), chunk)):
         idx = order[start:start + chunk]
-        got = fast.train(x, labels, order=idx)
-        want = np.array([ref.run(x[s], int(labels[s])).prediction for s in idx])
+        traces = [ref.run(x[s], int(labels[s])) for s in idx]
+        trained += traces
+        if c % 2 == 0:   # counting takes its own code path (event writes): results must not change
+            got, counts = fast.train(x, labels, order=idx, counts=True)
+            diff = first_count_difference(counts, traces, True)
+            assert diff is None, f"{cfg.name}: counts of chunk {c}: {diff}"
+        else:
+            got = fast.train(x, labels, order=idx)
+        want = np.array([tr.prediction for tr in traces])
         bad = np.flatnonzero(got != want)
         assert not len(bad), (f"{cfg.name}: prediction of sample #{start + bad[0]} (index {idx[bad[0]]}): "
                               f"fast {got[bad[0]]} vs reference {want[bad[0]]}")
@@ -151,7 +187,7 @@ def check_equivalent(cfg, n_samples: int, seed: int, chunk: int = 250, n_traces:
         assert diff is None, f"{cfg.name}: after {start + len(idx)} samples, {diff}"
         assert fast.rng_word == ref.rng_word, f"{cfg.name}: rng_word fast {fast.rng_word} vs {ref.rng_word}"
     # traces, training and not
-    for t in range(n_traces):
+    for t in range(min(n_traces, len(order))):
         s = int(order[t])
         train = t % 2 == 0
         diff = first_trace_difference(fast.trace(x[s], int(labels[s]), train=train),
@@ -162,13 +198,17 @@ def check_equivalent(cfg, n_samples: int, seed: int, chunk: int = 250, n_traces:
     assert fast.rng_word == ref.rng_word
     # inference: no state change, same predictions and output pre-activations
     before = fast.weights()
-    preds, z = fast.infer(x[:50], return_z=True)
-    for s in range(min(50, n_samples)):
-        tr = ref.run(x[s], 0, train=False)
+    preds, z, counts = fast.infer(x[:50], return_z=True, counts=True)
+    traces = [ref.run(x[s], 0, train=False) for s in range(min(50, n_samples))]
+    for s, tr in enumerate(traces):
         assert preds[s] == tr.prediction, f"{cfg.name}: infer prediction of sample {s}"
         assert list(z[s]) == tr.z[-1], f"{cfg.name}: infer z of sample {s}: fast {list(z[s])} vs {tr.z[-1]}"
+    diff = first_count_difference(counts, traces, False)
+    assert diff is None, f"{cfg.name}: infer counts: {diff}"
+    assert np.array_equal(fast.infer(x[:50]), preds)
     assert first_weight_difference(fast.weights(), before) is None, "infer changed the weights"
     assert fast.rng_word == ref.rng_word, "infer moved the rng word counter"
+    return trained
 
 
 # -- the random sweep --------------------------------------------------------------------------
@@ -192,15 +232,20 @@ FAST_SEEDS = list(range(8))
 SLOW_SEEDS = list(range(8, 32))
 
 
+SCHEDULES = [s.value for s in Schedule]
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize("seed", FAST_SEEDS)
-def test_random_config_quick(seed):
-    check_equivalent(random_config(seed), n_samples=150, seed=seed, chunk=75, layout=_layout(seed))
+def test_random_config_quick(seed, schedule):
+    check_equivalent(random_config(seed, schedule), n_samples=150, seed=seed, chunk=75, layout=_layout(seed))
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize("seed", SLOW_SEEDS)
-def test_random_config_long(seed):
-    check_equivalent(random_config(seed), n_samples=1000, seed=seed, layout=_layout(seed))
+def test_random_config_long(seed, schedule):
+    check_equivalent(random_config(seed, schedule), n_samples=1000, seed=seed, layout=_layout(seed))
 
 
 def test_sweep_covers_the_options():
@@ -310,29 +355,46 @@ EDGE_CONFIGS = {
 }
 
 
+def _event(cfg):
+    return dataclasses.replace(cfg, schedule=Schedule.EVENT)
+
+
 @pytest.mark.parametrize("layout", ["sparse", "dots"])
 @pytest.mark.parametrize("name", sorted(EDGE_CONFIGS))
 def test_edge_config(name, layout):
     check_equivalent(EDGE_CONFIGS[name](), n_samples=200, seed=7, chunk=100, layout=layout)
 
 
+@pytest.mark.parametrize("name", sorted(EDGE_CONFIGS))
+def test_edge_config_event(name):
+    """The same edges in the event schedule, each config in one layout (the dense runs cover both)."""
+    layout = ("sparse", "dots")[sorted(EDGE_CONFIGS).index(name) % 2]
+    check_equivalent(_event(EDGE_CONFIGS[name]()), n_samples=200, seed=7, chunk=100, layout=layout)
+
+
 # -- the shipped configs ------------------------------------------------------------------------
 
+@pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize("layout", ["rows", "dots", "sparse"])
-def test_small_yaml(layout):
-    check_equivalent(load_config("small"), n_samples=120, seed=3, chunk=60, n_traces=2, layout=layout)
+def test_small_yaml(layout, schedule):
+    cfg = load_config("small")
+    check_equivalent(_event(cfg) if schedule == "event" else cfg, n_samples=120, seed=3, chunk=60, n_traces=2,
+                     layout=layout)
 
 
 @pytest.mark.slow
-def test_small_yaml_long():
-    check_equivalent(load_config("small"), n_samples=1000, seed=11, chunk=500, n_traces=2)
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_small_yaml_long(schedule):
+    cfg = load_config("small")
+    check_equivalent(_event(cfg) if schedule == "event" else cfg, n_samples=1000, seed=11, chunk=500, n_traces=2)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize("rule", ["stoch", "trn", "sign"])
-def test_paper_size_traces(rule):
+def test_paper_size_traces(rule, schedule):
     """The benchmark engine (784-500-10, 8 bits): a few samples against the reference."""
-    cfg = config_for_bits(8)
+    cfg = config_for_bits(8, schedule=schedule)
     if rule != "stoch":
         d = cfg.to_dict()
         for layer in d["layers"]:

@@ -6,15 +6,19 @@ multiple of the vector length; stochastic when the table and words are int16 and
 multiple of 64. These configs are built to hit them with every overflow form the intrinsics
 emit (saturating full-range, saturating narrow, wrapping full-width, wrapping narrow) in int8
 and int16 storage, with lane counts below one block of vectors, one block plus a tail, and a
-second hidden layer whose signed inputs give rows of different dW (runs of rows).
+second hidden layer whose signed inputs give rows of different dW (runs of rows). The stochastic
+ones also run in the event schedule, whose rows with inactive lane groups read their words at
+per-chunk offsets.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from hwsim.config import config_for_bits, config_from_dict
+from hwsim.config import Schedule, config_for_bits, config_from_dict
 from hwsim.fast import Engine, compiled_kernels
 from hwsim.params import initial_weights
 from hwsim.fast.update import rows_simd_applies, stoch_simd_applies, ternary_table
@@ -100,6 +104,22 @@ def test_row_simd_equals_numba_loop(name):
     fast, loop = Engine(cfg, weights), Engine(cfg, weights, simd_rows=False)
     assert np.array_equal(fast.train(x, labels), loop.train(x, labels))
     assert first_weight_difference(fast.weights(), loop.weights()) is None
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CONFIGS if n.startswith("stoch")))
+def test_event_chunks_equal_numba_loop(name):
+    """The event schedule's stochastic rows (chunks at several word offsets when some lane groups
+    are inactive, hwsim.fast.row_simd.make_chunk_stoch) against its numba loops, run by run."""
+    cfg = dataclasses.replace(CONFIGS[name](), schedule=Schedule.EVENT)
+    weights = initial_weights(cfg, 3)
+    x, labels = random_inputs(cfg, 300, 4, zero_fraction=0.4)
+    fast, loop = Engine(cfg, weights, rng_word=11), Engine(cfg, weights, rng_word=11, simd_rows=False)
+    p1, c1 = fast.train(x, labels, counts=True)
+    assert np.array_equal(p1, loop.train(x, labels))
+    assert first_weight_difference(fast.weights(), loop.weights()) is None
+    assert fast.rng_word == loop.rng_word
+    hidden = [k for k in range(len(cfg.layers) - 1)]
+    assert any(0 < a < cfg.groups(k) for row in c1.active for k, a in zip(hidden, row)), "no partial groups"
 
 
 def test_row_simd_is_not_taken_where_it_does_not_apply():

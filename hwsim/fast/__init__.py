@@ -2,8 +2,10 @@
 
 Rooms, each importing only those before it: :mod:`.jit` (numba decorators), :mod:`.vnni` and
 :mod:`.row_simd` (explicit-vector intrinsics), :mod:`.plan` (per-layer bounds, dtypes, paths),
-:mod:`.scalar` (wrap, round, requantize, activate), :mod:`.forward`, :mod:`.delta`, :mod:`.update`
-(per-layer kernels), :mod:`.compiled` (one pass per config, chained layers), :mod:`.engine` (state).
+:mod:`.scalar` (wrap, round, requantize, activate), :mod:`.update_math` (a layer's exact update
+arithmetic), :mod:`.forward`, :mod:`.delta`, :mod:`.update` (per-layer kernels), :mod:`.events`
+(the event schedule's counts: events, active groups, writes and changes), :mod:`.compiled` (one
+pass per config and schedule, chained layers), :mod:`.engine` (state, counts).
 """
 
 from .compiled import compiled_kernels

@@ -15,12 +15,14 @@ from .. import lfsr
 from ..config import EngineConfig
 from .cache import cache_on_disk
 from .delta import make_delta
+from .events import make_active_groups, make_count_changes, make_count_events, make_list_events
 from .forward import make_forward
-from .jit import njit
+from .jit import inline, njit
 from .plan import DOTS_MAX_PAD, LAYOUT_DOTS, SPARSE_LANES, LayerPlan, plan_layer
 from .update import make_update, ternary_table
 
-__all__ = ["MODE_INFER", "MODE_DELTA", "MODE_TRAIN", "CompiledPass", "compiled_kernels"]
+__all__ = ["MODE_INFER", "MODE_DELTA", "MODE_TRAIN", "COUNT_EVENTS", "COUNT_ACTIVE", "COUNT_VISITS",
+           "COUNT_WRITES", "COUNT_CHANGES", "CompiledPass", "compiled_kernels"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -28,65 +30,126 @@ __all__ = ["MODE_INFER", "MODE_DELTA", "MODE_TRAIN", "CompiledPass", "compiled_k
 # ---------------------------------------------------------------------------------------------
 
 MODE_INFER, MODE_DELTA, MODE_TRAIN = 0, 1, 2
+COUNT_EVENTS, COUNT_ACTIVE, COUNT_VISITS, COUNT_WRITES, COUNT_CHANGES = 0, 1, 2, 3, 4
+"""Columns of the per-sample, per-layer counts the pass records (:data:`hwsim.cycles.COUNT_FIELDS` after load)."""
 
 
 def make_step(cfg: EngineConfig, plan: LayerPlan, period: int, nxt):
-    """step(states, a, label, base, mode) -> prediction; states[0] is this layer's buffers.
+    """step(states, a, label, ctr, mode, cnt, want) -> prediction; states[0] is this layer's buffers.
 
     Layer k runs forward, modulatory signal and (training) update, then hands its activations
-    (computed before its update) to layer k + 1's step, ``nxt``.
+    (computed before its update) to layer k + 1's step, ``nxt``. ``ctr[0]`` is the sample's
+    first word mod the period: dense layers start at a fixed offset from it; an event layer
+    starts at it and moves it (and the exact count ``ctr[1]``) on by the words it drew. With
+    ``want``, row k of ``cnt`` gets the layer's events, active groups, visits, writes and changes.
     """
     forward = make_forward(cfg, plan)
     delta = make_delta(cfg, plan)
     update = make_update(cfg, plan)
-    OFF, N_OUT = plan.rng_offset, plan.n_out
-    NOOP = plan.update_noop
+    K, OFF = plan.k, plan.rng_offset
+    NOOP, DOTS = plan.update_noop, plan.layout == LAYOUT_DOTS
+    P, G, NC, BIAS = plan.lanes, plan.groups, plan.n_cols, int(plan.bias_one != 0)
 
-    if nxt is None:
+    LAST = nxt is None   # numba prunes the dead branch of ``if LAST`` (a constant): nxt may be None
+
+    list_events = make_list_events(plan)
+    count_changes = make_count_changes(cfg, plan)
+
+    if plan.event:
+        active_groups = make_active_groups(plan)
+        count_events = make_count_events(plan)
+
         @njit
-        def step(states, a, label, base, mode):
-            W, nz, acc, z, y, d, dl, B, R, T = states[0]
+        def step(states, a, label, ctr, mode, cnt, want):
+            W, nz, acc, z, y, d, dl, B, R, T, grp, buf = states[0]
             n = forward(W, a, nz, acc, z, y, d)
-            best = 0
-            for j in range(1, N_OUT):   # first argmax of the output pre-activations
-                if z[j] > z[best]:
-                    best = j
+            listed = not DOTS           # dots forward passes list no events: only when needed
+            nA = writes = changes = 0
             if mode != MODE_INFER:
                 nonzero = delta(y, d, dl, B, label)
-                if mode == MODE_TRAIN and nonzero and not NOOP:
-                    update(W, dl, a, nz, n, R, T, (base + OFF) % period, nonzero)
-            return best
+                if mode == MODE_TRAIN and nonzero:   # no active group: no visit, no word
+                    nA = active_groups(dl, grp) if G > 1 else 1   # grp[0] is 0
+                    if not listed:  # the count (the dots update finds its runs in a), or the list
+                        n = list_events(a, nz) if want else count_events(a)
+                        listed = True
+                    if want:
+                        writes, changes = count_changes(dl, a, nz, n, R, ctr[0], grp, nA)
+                    if not NOOP:
+                        update(W, dl, a, nz, n, R, T, ctr[0], nonzero, grp, nA, buf)
+                    words = (n + BIAS) * nA * P
+                    ctr[0] = (ctr[0] + words) % period
+                    ctr[1] += words
+            if want and not listed:
+                n = list_events(a, nz)
+            if want:
+                cnt[K, COUNT_EVENTS] = n + BIAS
+                cnt[K, COUNT_ACTIVE] = nA
+                cnt[K, COUNT_VISITS] = (n + BIAS) * nA
+                cnt[K, COUNT_WRITES] = writes
+                cnt[K, COUNT_CHANGES] = changes
+            if LAST:
+                return first_argmax(z)
+            return nxt(states[1:], y, label, ctr, mode, cnt, want)
         return step
 
     @njit
-    def step(states, a, label, base, mode):
-        W, nz, acc, z, y, d, dl, B, R, T = states[0]
+    def step(states, a, label, ctr, mode, cnt, want):
+        W, nz, acc, z, y, d, dl, B, R, T, grp, buf = states[0]
         n = forward(W, a, nz, acc, z, y, d)
+        train = mode == MODE_TRAIN
+        changes = 0
         if mode != MODE_INFER:
             nonzero = delta(y, d, dl, B, label)
-            if mode == MODE_TRAIN and nonzero and not NOOP:
-                update(W, dl, a, nz, n, R, T, (base + OFF) % period, nonzero)
-        return nxt(states[1:], y, label, base, mode)
+            base = (ctr[0] + OFF) % period
+            if want and train and nonzero:   # every visit writes; how many weights change
+                if DOTS:
+                    n = list_events(a, nz)
+                changes = count_changes(dl, a, nz, n, R, base, grp, G)[1]
+            if train and nonzero and not NOOP:
+                update(W, dl, a, nz, n, R, T, base, nonzero, grp, G, buf)
+        if want:   # every column and group, every visit a write
+            cnt[K, COUNT_EVENTS] = NC
+            cnt[K, COUNT_ACTIVE] = G if train else 0
+            cnt[K, COUNT_VISITS] = NC * G if train else 0
+            cnt[K, COUNT_WRITES] = NC * G if train else 0
+            cnt[K, COUNT_CHANGES] = changes
+        if LAST:
+            return first_argmax(z)
+        return nxt(states[1:], y, label, ctr, mode, cnt, want)
     return step
 
 
-def make_runner(step, n_layers: int, n_classes: int, period: int, words_per_sample: int):
-    """run(states, X, labels, order, mode, base, preds, zout, want_z) -> rng word base after the run."""
+@inline
+def first_argmax(z):
+    """The output layer's prediction: the first index of the largest pre-activation."""
+    best = 0
+    for j in range(1, z.shape[0]):
+        if z[j] > z[best]:
+            best = j
+    return best
+
+
+def make_runner(step, n_layers: int, n_classes: int, period: int, words_per_sample: int, event: bool):
+    """run(states, X, labels, order, mode, ctr, preds, zout, want_z, cnt, want):
+
+    ``ctr`` = [first word mod the period, words drawn]: both move on in training. With ``want``,
+    ``cnt[t]`` gets the counts of the t-th sample processed (:func:`make_step`).
+    """
     LAST = n_layers - 1
     ADV = words_per_sample % period
 
     @njit
-    def run(states, X, labels, order, mode, base, preds, zout, want_z):
+    def run(states, X, labels, order, mode, ctr, preds, zout, want_z, cnt, want):
         for t in range(order.shape[0]):
             s = order[t]
-            preds[t] = step(states, X[s], labels[s], base, mode)
+            preds[t] = step(states, X[s], labels[s], ctr, mode, cnt[t] if want else cnt[0], want)
             if want_z:
                 zl = states[LAST][3]
                 for j in range(n_classes):
                     zout[t, j] = zl[j]
-            if mode == MODE_TRAIN:
-                base = (base + ADV) % period
-        return base
+            if mode == MODE_TRAIN and not event:
+                ctr[0] = (ctr[0] + ADV) % period
+                ctr[1] += words_per_sample
     return run
 
 
@@ -101,7 +164,8 @@ class CompiledPass:
         step = None
         for plan in reversed(self.plans):
             step = make_step(cfg, plan, self.period, step)
-        self.run = make_runner(step, len(cfg.layers), cfg.n_classes, self.period, self.words_per_sample)
+        self.run = make_runner(step, len(cfg.layers), cfg.n_classes, self.period, self.words_per_sample,
+                               cfg.is_event)
         # everything the generated code is specialised on (the knobs are in the plans; the name is not)
         spec = {k: v for k, v in cfg.to_dict().items() if k != "name"}
         self.cache_key = cache_on_disk(self.run, spec, self.plans, self.period, self.words_per_sample)
@@ -112,7 +176,9 @@ class CompiledPass:
     def _tables(self, cfg: EngineConfig) -> list[np.ndarray]:
         """Per layer, the low ``rand_used`` bits of every word, laid out so a slice never wraps.
 
-        Rows layout: 1-D, the word period plus one row (n_pad words) appended. Dots layout:
+        Rows layout: 1-D, the word period plus one row (n_pad words) appended, and a view: the
+        row's n_pad words before word 0 (those of the period's end) lie in front of it, for the
+        event schedule's chunk loads, which may start there (:mod:`hwsim.fast.row_simd`). Dots layout:
         2-D ``T[c, m] = word[(m * n_pad + c) mod period]``, so the words of output row j from
         base b are the contiguous ``T[(b + j) % n_pad, (b + j) // n_pad:][:n_cols]``.
         """
@@ -129,7 +195,7 @@ class CompiledPass:
             if not p.rand_used:
                 tables.append(np.zeros((1, 1) if dots else 1, dtype=np.int16))
                 continue
-            key = (p.rand_used, dots and p.n_pad, dots and p.n_cols)
+            key = (p.rand_used, p.n_pad, dots and p.n_cols)
             if key not in cache:
                 dt = np.int16 if p.rand_used <= 15 else np.int32
                 low = (words & np.uint32((1 << p.rand_used) - 1)).astype(dt)
@@ -137,7 +203,7 @@ class CompiledPass:
                     m = period // p.n_pad + p.n_cols + 2
                     low = np.ascontiguousarray(low[:m * p.n_pad].reshape(m, p.n_pad).T)
                 else:
-                    low = low[:period + p.n_pad]
+                    low = np.concatenate([low[np.arange(-p.n_pad, 0) % period], low[:period + p.n_pad]])[p.n_pad:]
                 cache[key] = low
             tables.append(cache[key])
         return tables

@@ -2,7 +2,9 @@
 
 One :class:`Engine` holds the raw weights and the stochastic-rounding word counter of one
 engine; a pass over N samples (training or inference) is one call of the config's compiled pass
-(:mod:`hwsim.fast.compiled`).
+(:mod:`hwsim.fast.compiled`), in the config's schedule (docs/engine.md §11: under ``event`` the
+words a sample draws depend on its data). On request a pass also counts each sample's work
+(:class:`hwsim.cycles.SampleCounts`), as the reference's traces record it.
 """
 
 from __future__ import annotations
@@ -10,13 +12,26 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import EngineConfig
+from ..cycles import COUNT_FIELDS, SampleCounts, load_cycles
 from ..formats import ConfigError
 from ..params import random_vectors
 from ..reference import SampleTrace
-from .compiled import MODE_DELTA, MODE_INFER, MODE_TRAIN, compiled_kernels
+from .compiled import (COUNT_ACTIVE, COUNT_CHANGES, COUNT_EVENTS, COUNT_VISITS, COUNT_WRITES, MODE_DELTA,
+                       MODE_INFER, MODE_TRAIN, compiled_kernels)
 from .plan import DOTS_MAX_PAD, LAYOUT_DOTS, SPARSE_LANES
+from .update import event_buffer_shape
 
 __all__ = ["Engine"]
+
+
+def _aligned_zeros(shape, dtype, align: int = 64) -> np.ndarray:
+    """Zeros whose first element sits on an ``align``-byte boundary: a row of n_pad weights is then
+    whole cache lines (numpy's large arrays start 16 bytes past a page, and every 64-byte vector
+    of a row would straddle two lines)."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.zeros(n + align, dtype=np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start:start + n].view(dtype).reshape(shape)
 
 
 class Engine:
@@ -63,16 +78,18 @@ class Engine:
         for k, (plan, w) in enumerate(zip(self._k.plans, weights)):
             w = np.asarray(w)
             if plan.layout == LAYOUT_DOTS:
-                flat = w.astype(plan.w_dtype)                    # (n_out, n_cols)
+                flat = _aligned_zeros((plan.n_out, plan.n_cols), plan.w_dtype)
+                flat[:] = w                                      # (n_out, n_cols)
             else:
-                flat = np.zeros((plan.n_cols, plan.n_pad), dtype=plan.w_dtype)
+                flat = _aligned_zeros((plan.n_cols, plan.n_pad), plan.w_dtype)
                 flat[:, :plan.n_out] = w.T                       # (n_cols, n_pad), padding lanes 0
             B = (random_vectors(cfg, k) if not plan.last
                  else np.zeros((1, 1), dtype=np.int8))
+            buf = np.zeros(event_buffer_shape(plan) if plan.event else (1, 1), dtype=np.int64)
             self._states.append((
                 flat.reshape(-1),                                    # W
                 np.zeros(plan.n_in + 1, dtype=np.int32),             # nonzero inputs, then the bias
-                np.zeros(plan.acc_len, dtype=plan.acc_dtype),        # accumulators (+ VNNI scratch)
+                _aligned_zeros(plan.acc_len, plan.acc_dtype),        # accumulators (+ VNNI scratch)
                 np.zeros(plan.n_out, dtype=np.int32),                # z
                 np.zeros(plan.n_out, dtype=plan.y_dtype),            # y
                 np.zeros(plan.n_out, dtype=np.int8),                 # derivative
@@ -80,6 +97,8 @@ class Engine:
                 np.ascontiguousarray(B),
                 self._k.tables[k],
                 self._k.ternary[k],
+                np.arange(plan.groups, dtype=np.int32),              # active lane groups (dense: all)
+                buf,
             ))
         self._states = tuple(self._states)
 
@@ -132,37 +151,54 @@ class Engine:
             raise ConfigError(f"order must be a 1-D array of sample indices in 0..{n - 1}")
         return np.ascontiguousarray(o, dtype=np.int64)
 
-    def _run(self, x, labels, order, mode, want_z=False):
-        preds = np.empty(order.shape[0], dtype=np.int64)
-        zout = np.zeros((order.shape[0] if want_z else 0, self.cfg.n_classes), dtype=np.int32)
-        base = self._rng_word % self._k.period
-        self._k.run(self._states, x, labels, order, mode, base, preds, zout, want_z)
+    def _run(self, x, labels, order, mode, want_z=False, want_counts=False):
+        n, K = order.shape[0], len(self.cfg.layers)
+        preds = np.empty(n, dtype=np.int64)
+        zout = np.zeros((n if want_z else 0, self.cfg.n_classes), dtype=np.int32)
+        cnt = np.zeros((n if want_counts else 1, K, len(COUNT_FIELDS) - 1), dtype=np.int64)
+        ctr = np.array([self._rng_word % self._k.period, 0], dtype=np.int64)
+        self._k.run(self._states, x, labels, order, mode, ctr, preds, zout, want_z, cnt, want_counts)
         if mode == MODE_TRAIN:
-            self._rng_word += order.shape[0] * self._k.words_per_sample
-        return preds, zout
+            self._rng_word += int(ctr[1])
+        counts = None
+        if want_counts:
+            counts = SampleCounts.empty(self.cfg, n)
+            counts.train[:] = mode == MODE_TRAIN
+            counts.load[:] = load_cycles(self.cfg, x[order])
+            for f, c in (("events", COUNT_EVENTS), ("active", COUNT_ACTIVE), ("visits", COUNT_VISITS),
+                         ("writes", COUNT_WRITES), ("changes", COUNT_CHANGES)):
+                getattr(counts, f)[:] = cnt[:, :, c]
+        return preds, zout, counts
 
     # -- passes ------------------------------------------------------------------------------
-    def train(self, x_raw: np.ndarray, labels: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    def train(self, x_raw: np.ndarray, labels: np.ndarray, order: np.ndarray | None = None, *,
+              counts: bool = False):
         """Train sample by sample (in ``order``, default 0..N-1).
 
         Returns the prediction made for each processed sample before its updates, in the order
-        processed.
+        processed; with ``counts``, ``(predictions, SampleCounts)``: the work of each processed
+        sample (:class:`hwsim.cycles.SampleCounts`, rows in the order processed). Counting the
+        writes and weight changes costs time (784-500-10: ~5x); without ``counts`` nothing is counted.
         """
         x = self._inputs(x_raw)
         y = self._labels(labels, x.shape[0])
         o = self._order(order, x.shape[0])
-        return self._run(x, y, o, MODE_TRAIN)[0]
+        preds, _, c = self._run(x, y, o, MODE_TRAIN, want_counts=counts)
+        return (preds, c) if counts else preds
 
-    def infer(self, x_raw: np.ndarray, return_z: bool = False):
+    def infer(self, x_raw: np.ndarray, return_z: bool = False, *, counts: bool = False):
         """Predictions (first argmax of the output pre-activations); no state changes.
 
-        With ``return_z``, also the output pre-activations as an ``(N, n_classes)`` int32 array.
+        With ``return_z``, also the output pre-activations as an ``(N, n_classes)`` int32 array;
+        with ``counts``, also the work of each sample (:class:`hwsim.cycles.SampleCounts`, no
+        update: ``active``, ``visits``, ``writes`` and ``changes`` are 0): ``(preds, [z,] counts)``.
         """
         x = self._inputs(x_raw)
         n = x.shape[0]
-        preds, z = self._run(x, np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64), MODE_INFER,
-                             want_z=return_z)
-        return (preds, z) if return_z else preds
+        preds, z, c = self._run(x, np.zeros(n, dtype=np.int64), np.arange(n, dtype=np.int64), MODE_INFER,
+                                want_z=return_z, want_counts=counts)
+        out = (preds,) + ((z,) if return_z else ()) + ((c,) if counts else ())
+        return out if len(out) > 1 else preds
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predictions for real-valued inputs (N, n_in) or uint8 pixels: quantized inside, then :meth:`infer`.
@@ -176,7 +212,7 @@ class Engine:
         return self.infer(raw)
 
     def trace(self, x_raw_1d: np.ndarray, label: int = 0, *, train: bool = False) -> SampleTrace:
-        """One sample through the same compiled pass, with what ReferenceEngine.run records.
+        """One sample through the same compiled pass, with what ReferenceEngine.run records (counts included).
 
         By default a read: the weights and the word counter are left as they were (the modulatory
         signal is still computed and recorded). With ``train=True`` the sample also trains the
@@ -184,8 +220,10 @@ class Engine:
         """
         x = self._inputs(np.asarray(x_raw_1d).reshape(1, -1))
         y = self._labels(np.array([label]), 1)
-        preds, _ = self._run(x, y, np.zeros(1, dtype=np.int64), MODE_TRAIN if train else MODE_DELTA)
-        tr = SampleTrace([], [], [], int(preds[0]))
+        preds, _, c = self._run(x, y, np.zeros(1, dtype=np.int64), MODE_TRAIN if train else MODE_DELTA,
+                                want_counts=True)
+        tr = SampleTrace([], [], [], int(preds[0]), load=int(c.load[0]),
+                         **{f: [int(v) for v in getattr(c, f)[0]] for f in COUNT_FIELDS[1:]})
         for plan, st in zip(self._k.plans, self._states):
             tr.z.append([int(v) for v in st[3]])
             tr.y.append([int(v) for v in st[4]])

@@ -80,14 +80,20 @@ class LayerPlan:
     acc_dtype: type
     acc_mode: str
     acc_bits: int
-    rng_offset: int          # words consumed by earlier layers of the same sample
-    words: int               # words_per_update(k)
+    lanes: int               # P: lanes per group (n_pad = groups * lanes)
+    event: bool              # schedule: event (docs/engine.md §11): only events and active groups are visited
+    rng_offset: int          # dense: words consumed by earlier layers of the same sample
+    words: int               # dense: words_per_update(k)
     rand_used: int           # low word bits the stochastic addend uses (0 = no table)
     update_noop: bool        # every dW is 0 mod the weight format: skip the update loop
     layout: str
     sparse_lanes: int        # rows layout: visit lanes one by one when nonzero deltas * this <= n_pad
     vnni: bool = False       # forward quads of rows through vpdpbusd (hwsim.fast.vnni); acc has 2 * n_pad
     simd_rows: bool = False  # ternary full-row updates in explicit 512-bit vectors where they apply (hwsim.fast.row_simd)
+
+    @property
+    def groups(self) -> int:
+        return self.n_pad // self.lanes
 
     @property
     def acc_len(self) -> int:
@@ -161,6 +167,7 @@ def plan_layer(cfg: EngineConfig, k: int, dots_max_pad: int = DOTS_MAX_PAD,
         bias_one=bias_one, in_dtype=in_dtype, w_dtype=w_dtype,
         y_dtype=int_dtype(layer.act.min_raw, layer.act.max_raw), dl_dtype=dl_dtype,
         prod_dtype=prod_dtype, acc_dtype=acc_dtype, acc_mode=mode, acc_bits=bits,
-        rng_offset=offset if stochastic else 0, words=cfg.words_per_update(k),
+        lanes=cfg.lanes, event=cfg.is_event, rng_offset=offset if stochastic else 0,
+        words=cfg.words_per_update(k),
         rand_used=rand_used, update_noop=noop, layout=layout, sparse_lanes=sparse_lanes, vnni=use_vnni,
         simd_rows=simd_rows)

@@ -8,7 +8,9 @@ takes one of two values read from a table by input value, or 0):
   bounds (saturating weights), or a plain add then a sign extension from the format's width
   (wrapping weights), on ``<64 x i8>`` / ``<32 x i16>``.
 * :func:`make_row_stoch`, stochastic rounding: per lane ``dW = (q + r) >> u`` with the lane's random
-  word ``r``, in int16 lanes, then the same add.
+  word ``r``, in int16 lanes, then the same add; :func:`make_chunk_stoch`, the same for the event
+  schedule (docs/engine.md §11) when some lane groups are inactive, whose lanes' words then lie
+  at per-chunk offsets (:func:`chunk_shifts` of them per 64 lanes).
 
 numba's loops of ``min(max(w + dw, lo), hi)`` are exact, but LLVM keeps them in 256-bit (or
 narrower) vectors on hosts tuned to prefer them. LLVM lowers these generic vectors on every x86
@@ -26,7 +28,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["VECTOR_BYTES", "STOCH_LANES", "row_vector_lanes", "make_rows_add", "make_row_stoch"]
+__all__ = ["VECTOR_BYTES", "STOCH_LANES", "row_vector_lanes", "make_rows_add", "make_row_stoch",
+           "chunk_shifts", "make_chunk_stoch"]
 
 VECTOR_BYTES = 64
 BLOCK = 8  # dW vectors held in registers while a block of lanes goes over every row
@@ -147,10 +150,8 @@ def make_row_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int):
     """
     bits = 8 * np.dtype(dtype).itemsize
     assert np.dtype(dtype).kind == "i" and bits in (8, 16), dtype
-    info = np.iinfo(dtype)
     vl = STOCH_LANES
-    clamp = saturate and (lo != info.min or hi != info.max or bits == 8)
-    extend = 0 if saturate else 16 - width
+    step = _stoch_step(bits, vl, saturate, lo, hi, width, u)
 
     @intrinsic
     def row_stoch(typingctx, w, offset, r, r0, mp, mn, qp, qn):
@@ -165,15 +166,8 @@ def make_row_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int):
             v16 = ir.VectorType(i16, vl)
             vw = ir.VectorType(ir.IntType(bits), vl)
 
-            def splat_value(x):
-                x = context.cast(builder, x, signature.args[6], types.int16)
-                out = cgutils.get_null_value(v16)
-                for q in range(vl):
-                    out = builder.insert_element(out, x, ir.Constant(ir.IntType(32), q))
-                return out
-
-            qpv = splat_value(args[6])
-            qnv = splat_value(args[7])
+            qpv = _splat_arg(context, builder, args[6], signature.args[6], v16)
+            qnv = _splat_arg(context, builder, args[7], signature.args[7], v16)
             wp = builder.bitcast(builder.gep(w_a.data, [args[1]]), vw.as_pointer())
             rp = builder.bitcast(builder.gep(r_a.data, [args[3]]), v16.as_pointer())
             pp = builder.bitcast(p_a.data, v16.as_pointer())
@@ -181,17 +175,118 @@ def make_row_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int):
             steps = builder.udiv(p_a.nitems, ir.Constant(i64, vl))
             with cgutils.for_range(builder, steps) as loop:
                 k = loop.index
-                q = builder.or_(builder.and_(builder.load(builder.gep(pp, [k]), align=2), qpv),
-                                builder.and_(builder.load(builder.gep(np_, [k]), align=2), qnv))
-                dw = builder.ashr(builder.add(q, builder.load(builder.gep(rp, [k]), align=2)), _splat(v16, u))
-                wptr = builder.gep(wp, [k])
-                wv = builder.load(wptr, align=1)
-                # int8 weights widen to int16, where w + dW cannot overflow: a plain add
-                v = _add_ovf(builder, builder.sext(wv, v16) if bits == 8 else wv, dw, saturate, bits == 16,
-                             clamp, lo, hi, extend)
-                builder.store(builder.trunc(v, vw) if bits == 8 else v, wptr, align=1)
+                step(builder, builder.gep(wp, [k]), builder.gep(rp, [k]), builder.gep(pp, [k]),
+                     builder.gep(np_, [k]), qpv, qnv)
             return context.get_dummy_value()
 
         return sig, codegen
 
     return row_stoch
+
+
+def _stoch_step(bits: int, vl: int, saturate: bool, lo: int, hi: int, width: int, u: int):
+    """step(builder, wptr, words, pptr, nptr, qpv, qnv): one vector of ``vl`` lanes of a stochastic
+    ternary update (pointers to ``<vl x i{bits}>`` weights and ``<vl x i16>`` words and masks)."""
+    info = np.iinfo(np.int8 if bits == 8 else np.int16)
+    clamp = saturate and (lo != info.min or hi != info.max or bits == 8)
+    extend = 0 if saturate else 16 - width
+    v16 = ir.VectorType(ir.IntType(16), vl)
+    vw = ir.VectorType(ir.IntType(bits), vl)
+
+    def step(builder, wptr, words, pptr, nptr, qpv, qnv):
+        """``words``: a pointer to the lanes' words, or the ``<vl x i16>`` words themselves."""
+        if isinstance(words.type, ir.PointerType):
+            words = builder.load(words, align=2)
+        q = builder.or_(builder.and_(builder.load(pptr, align=2), qpv),
+                        builder.and_(builder.load(nptr, align=2), qnv))
+        dw = builder.ashr(builder.add(q, words), _splat(v16, u))
+        wv = builder.load(wptr, align=1)
+        # int8 weights widen to int16, where w + dW cannot overflow: a plain add
+        v = _add_ovf(builder, builder.sext(wv, v16) if bits == 8 else wv, dw, saturate, bits == 16,
+                     clamp, lo, hi, extend)
+        builder.store(builder.trunc(v, vw) if bits == 8 else v, wptr, align=1)
+    return step
+
+
+def _splat_arg(context, builder, value, typ, vec: ir.VectorType):
+    """A numba integer argument cast to int16 and copied into every lane of ``vec``."""
+    x = context.cast(builder, value, typ, types.int16)
+    out = cgutils.get_null_value(vec)
+    for q in range(vec.count):
+        out = builder.insert_element(out, x, ir.Constant(ir.IntType(32), q))
+    return out
+
+
+def chunk_shifts(lanes: int) -> int:
+    """How many word offsets a :data:`STOCH_LANES`-lane chunk of a row can need in the event schedule.
+
+    Active groups keep their words consecutive, so a group's offset drops by ``lanes`` per inactive
+    group before it: a chunk needs one offset per run of active groups that meets it, at most half
+    the groups that meet it (rounded up), as an inactive group separates two runs.
+    """
+    meet = STOCH_LANES // lanes if STOCH_LANES % lanes == 0 else -(-STOCH_LANES // lanes) + 1
+    return -(-meet // 2)
+
+
+def make_chunk_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int, shifts: int):
+    """An intrinsic ``chunk_stoch(W, offset, R, r0, mp, mn, O, M, qp, qn)``: a row of a stochastic
+    ternary update (as :func:`make_row_stoch`) whose lanes read words at per-chunk offsets.
+
+    Chunk c of :data:`STOCH_LANES` lanes reads its words at ``R[r0 + O[c * shifts] + lane]``, then
+    for each further slot k the lanes set in the 64-bit mask ``M[c * shifts + k]`` take theirs from
+    ``R[r0 + O[c * shifts + k] + lane]`` instead (a load and a blend, where the mask is not 0). Every load
+    must lie within R's memory (the rows tables of :class:`hwsim.fast.compiled.CompiledPass` hold
+    n_pad words in front of R[0] for it). The event schedule's active groups keep their words
+    consecutive while the inactive ones are skipped: their lanes have zero masks ``mp``, ``mn``
+    (any word gives dW = 0 there) (:func:`hwsim.fast.update.make_update`).
+    """
+    bits = 8 * np.dtype(dtype).itemsize
+    assert np.dtype(dtype).kind == "i" and bits in (8, 16), dtype
+    vl = STOCH_LANES
+    step = _stoch_step(bits, vl, saturate, lo, hi, width, u)
+    v16 = ir.VectorType(ir.IntType(16), vl)
+    vw = ir.VectorType(ir.IntType(bits), vl)
+    vmask = ir.VectorType(ir.IntType(1), vl)
+
+    @intrinsic
+    def chunk_stoch(typingctx, w, offset, r, r0, mp, mn, o, m, qp, qn):
+        sig = types.void(w, offset, r, r0, mp, mn, o, m, qp, qn)
+
+        def codegen(context, builder, signature, args):
+            w_a, r_a, p_a, n_a, o_a, m_a = [context.make_array(signature.args[q])(context, builder, args[q])
+                                            for q in (0, 2, 4, 5, 6, 7)]
+            i64 = ir.IntType(64)
+            qpv = _splat_arg(context, builder, args[8], signature.args[8], v16)
+            qnv = _splat_arg(context, builder, args[9], signature.args[9], v16)
+            wp = builder.bitcast(builder.gep(w_a.data, [args[1]]), vw.as_pointer())
+            rbase = builder.gep(r_a.data, [context.cast(builder, args[3], signature.args[3], types.int64)])
+            pp = builder.bitcast(p_a.data, v16.as_pointer())
+            np_ = builder.bitcast(n_a.data, v16.as_pointer())
+            steps = builder.udiv(p_a.nitems, ir.Constant(i64, vl))
+            with cgutils.for_range(builder, steps) as loop:
+                c = loop.index
+                first = builder.mul(c, ir.Constant(i64, shifts))
+                words = None
+                for k in range(shifts):
+                    slot = builder.add(first, ir.Constant(i64, k))
+                    ptr = builder.bitcast(builder.gep(rbase, [builder.load(builder.gep(o_a.data, [slot]))]),
+                                          v16.as_pointer())
+                    if words is None:
+                        words = builder.load(ptr, align=2)
+                        continue
+                    # most chunks have one offset: blend only where a slot holds lanes
+                    mask = builder.load(builder.gep(m_a.data, [slot]))
+                    before = builder.block
+                    with builder.if_then(builder.icmp_signed("!=", mask, ir.Constant(i64, 0)), likely=False):
+                        blended = builder.select(builder.bitcast(mask, vmask), builder.load(ptr, align=2), words)
+                        inside = builder.block
+                    phi = builder.phi(v16)
+                    phi.add_incoming(words, before)
+                    phi.add_incoming(blended, inside)
+                    words = phi
+                step(builder, builder.gep(wp, [c]), words, builder.gep(pp, [c]), builder.gep(np_, [c]), qpv, qnv)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return chunk_stoch

@@ -3,246 +3,26 @@
 The update of a visit (i, j) is ``W = ovf(W + dW)`` with ``dW = shift_round(-delta_j * a_i,
 drop, rounding, word)`` (shift rule) or ``-sign(delta_j) * sign(a_i)`` (sign rule). Every path
 below computes exactly that; they differ in which visits they skip (zero inputs, zero deltas:
-both give dW = 0) and in how they keep LLVM's vector lanes narrow (8/16 bits).
+both give dW = 0) and in how they keep LLVM's vector lanes narrow (8/16 bits). The schedule
+(docs/engine.md §11) changes only which word a visit reads (:func:`make_update`); the element
+arithmetic is :class:`hwsim.fast.update_math.UpdateMath`'s.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..config import EngineConfig, UpdateRule
-from ..formats import Overflow, Rounding, apply_overflow, shift_round
+from ..config import EngineConfig
+from ..formats import Overflow
 from ..lfsr import word_period
 from .jit import inline, njit
-from .plan import LAYOUT_ROWS, LayerPlan, magnitude, signed_dtype
-from .row_simd import STOCH_LANES, make_row_stoch, make_rows_add, row_vector_lanes
-from .scalar import make_round, make_wrap
+from .plan import LAYOUT_ROWS, LayerPlan
+from .row_simd import (STOCH_LANES, chunk_shifts, make_chunk_stoch, make_row_stoch, make_rows_add,
+                       row_vector_lanes)
+from .update_math import UpdateMath, table_offset, ternary_table
 
-__all__ = ["make_update", "ternary_table", "table_offset", "rows_simd_applies", "stoch_simd_applies"]
-
-
-class _UpdateMath:
-    """The update arithmetic of one layer: bounds, compute dtype and the exact element kernels.
-
-    ``p`` below is ``-delta * a``; dW = shift_round(p, drop, rounding, r) (shift rule) or
-    -sign(delta) * sign(a) (sign rule); the new weight is ovf(w + dW). A zero delta or a zero
-    input gives dW = 0 in every rule (the stochastic addend is < 2**drop), so rows of zero
-    inputs, rows of zero deltas and padding lanes can be skipped.
-    """
-
-    def __init__(self, cfg: EngineConfig, plan: LayerPlan):
-        layer = cfg.layers[plan.k]
-        wfmt = layer.weight
-        WT = plan.w_dtype
-        wlo, whi = wfmt.min_raw, wfmt.max_raw
-        w_mag = magnitude(wlo, whi)
-        sat = wfmt.overflow is Overflow.SAT
-        in_fmt = cfg.in_format(plan.k)
-        a_mag = max(magnitude(in_fmt.min_raw, in_fmt.max_raw), plan.bias_one)
-        ternary = cfg.delta_is_ternary(plan.k)
-        d_mag = 1 if ternary else magnitude(layer.error.min_raw, layer.error.max_raw)
-        P = a_mag * d_mag  # |delta * a| < 2**63 for formats of <= 32 bits
-        wrap_w = make_wrap(wfmt)
-        narrow_wrap = not sat and wfmt.width == 8 * np.dtype(WT).itemsize  # the store truncates
-        span = whi - wlo + 1  # |dW| >= span saturates like any larger |dW|
-        self.sign_rule = layer.update_rule is UpdateRule.SIGN
-        self.ternary = ternary
-        self.stoch = plan.rand_used > 0
-        drop = cfg.update_drop_bits(plan.k)
-
-        dmin, dmax = int(np.iinfo(WT).min), int(np.iinfo(WT).max)
-        exact = wlo == dmin and whi == dmax
-
-        def make_add(dw_mag: int):
-            """add(w, dw) -> ovf(w + dw) for |dw| <= dw_mag, in a form LLVM keeps narrow."""
-            if not sat:
-                @inline
-                def add(w, dw):
-                    v = np.int64(w) + np.int64(dw)
-                    return WT(v) if narrow_wrap else WT(wrap_w(v))  # truncation: narrow lanes
-            elif dw_mag <= dmax:
-                # A saturating add in the storage type (the pattern LLVM turns into
-                # vpaddsb/vpaddsw), then the format's bounds on a narrow value. Exact since
-                # |dw| fits the storage type; a clamp of the wide sum would run in 64-bit lanes.
-                @inline
-                def add(w, dw):
-                    v = WT(min(max(np.int64(w) + np.int64(WT(dw)), dmin), dmax))
-                    if exact:
-                        return v
-                    return WT(min(max(v, wlo), whi))
-            else:
-                @inline
-                def add(w, dw):
-                    return WT(min(max(np.int64(w) + np.int64(dw), wlo), whi))
-            return add
-
-        # -- the exact dW of one p, reduced to a small equivalent (per-row scalars) ------------
-        if self.sign_rule:
-            dw_exact = None
-        elif drop > 0 and not self.stoch:
-            dw_exact = make_round(drop, layer.update_rounding)  # overflow-free for any int64
-        elif drop <= 0:
-            m = -drop
-            if sat:
-                mm = min(m, 40)
-                C = (span >> mm) + 1   # |p| >= C gives |dW| >= span
-
-                @inline
-                def dw_exact(p):
-                    return min(max(p, -C), C) << mm
-            elif m >= wfmt.width:
-                @inline
-                def dw_exact(p):
-                    return p & 0
-            else:
-                @inline
-                def dw_exact(p):  # modulo 2**64 (unsigned shl), then modulo 2**width
-                    return wrap_w(np.int64(np.uint64(p) << m))
-        else:
-            dw_exact = None
-        if dw_exact is not None:
-            @inline
-            def dw_small(p):
-                v = dw_exact(np.int64(p))
-                if sat:
-                    return min(max(v, -span), span)
-                return wrap_w(v)
-            self.dw_small = dw_small
-        # |dW| before and after dw_small's reduction (which clamps to +-span or wraps)
-        if self.sign_rule:
-            dw_true = 1
-        elif drop > 0:
-            dw_true = (P >> min(drop, 63)) + 1
-        else:
-            dw_true = P << -drop
-        self.dw_small_bound = min(dw_true, span) if sat else w_mag + 1
-        self.dw_true = dw_true
-        self.make_add = make_add
-
-        # -- per element, p given --------------------------------------------------------------
-        if self.sign_rule:
-            CT = signed_dtype(max(a_mag, w_mag + 1))
-
-            add = make_add(1)
-
-            @inline
-            def elem_sign(w, sd, a):
-                sa = np.int64(a > 0) - np.int64(a < 0)
-                return add(w, CT(-(sd * sa)))
-            self.elem_sign = elem_sign
-            self.CT = CT
-            return
-        if self.stoch:
-            u = plan.rand_used
-            t = drop - u
-            ts = min(t, 63)
-            mu = (1 << u) - 1
-            dw_mag = (P >> drop) + 1
-            bound = max(P, (P >> t) + (1 << u), w_mag + dw_mag)
-            CT = signed_dtype(bound) if bound < 2**62 else None
-            add = make_add(dw_true)
-            if CT is not None:
-                @inline
-                def elem_p(w, p, r):
-                    if ts:
-                        p = CT(p >> ts)
-                    # (p + (r << t)) >> drop == ((p >> t) + r) >> u
-                    return add(w, CT(CT(p + CT(r)) >> u))
-            else:
-                CT = np.int64
-
-                @inline
-                def elem_p(w, p, r):
-                    q = p >> ts
-                    return add(w, (q >> u) + (((q & mu) + np.int64(r)) >> u))
-            self.elem_p, self.CT = elem_p, CT
-            return
-        if drop > 0:
-            dw_mag = (P >> drop) + 1
-            if layer.update_rounding is Rounding.RND and drop < 62 and P + (1 << drop) < 2**62:
-                h = 1 << (drop - 1)
-
-                @inline
-                def rnd(v):
-                    return (v + h) >> drop
-                bound = P + h
-            else:
-                rnd = dw_exact
-                bound = P if layer.update_rounding is Rounding.TRN or drop >= 64 else max(P, 1 << drop)
-            CT = signed_dtype(max(bound, w_mag + dw_mag)) or np.int64
-            add = make_add(dw_true)
-
-            @inline
-            def elem_p(w, p, r):
-                return add(w, CT(rnd(p)))
-        else:
-            m = -drop
-            CT = signed_dtype((P << m) + w_mag)
-            if CT is not None:
-                add = make_add(dw_true)
-
-                @inline
-                def elem_p(w, p, r):
-                    return add(w, CT(p << m))
-            else:
-                CT = np.int64
-                add = make_add(self.dw_small_bound)
-
-                @inline
-                def elem_p(w, p, r):
-                    return add(w, dw_small(p))
-        self.elem_p, self.CT = elem_p, CT
-
-
-def table_offset(cfg: EngineConfig, plan: LayerPlan) -> int:
-    """Input value of entry 0 of :func:`ternary_table` (the bias input counts as a value)."""
-    in_fmt = cfg.in_format(plan.k)
-    return min(in_fmt.min_raw, plan.bias_one)
-
-
-def ternary_table(cfg: EngineConfig, plan: LayerPlan) -> np.ndarray | None:
-    """Per input value a: what an update visit of delta = +1 (row 0) and -1 (row 1) needs.
-
-    Only for rows-layout layers with a ternary delta (hidden layers, sign error signal) and
-    inputs of at most 17 bits. Non-stochastic: dW itself, from the reference primitive
-    :func:`hwsim.formats.shift_round` (or -sign(delta) sign(a)), reduced to an equivalent small
-    value (clamped to +-(max - min + 1) for saturating weights, wrapped for wrapping ones).
-    Stochastic: ``(-delta * a) >> t`` with ``t = drop - rand_used`` (the word adds the rest).
-    """
-    layer = cfg.layers[plan.k]
-    ternary = cfg.delta_is_ternary(plan.k)
-    in_fmt = cfg.in_format(plan.k)
-    lo = table_offset(cfg, plan)
-    hi = max(in_fmt.max_raw, plan.bias_one)
-    if plan.layout != LAYOUT_ROWS or not ternary or hi - lo >= 1 << 17 or plan.update_noop:
-        return None
-    wfmt = layer.weight
-    span = wfmt.max_raw - wfmt.min_raw + 1
-    drop = cfg.update_drop_bits(plan.k)
-    rows = []
-    for d in (1, -1):
-        row = []
-        for a in range(lo, hi + 1):
-            if plan.rand_used:
-                row.append((-d * a) >> (drop - plan.rand_used))
-                continue
-            if layer.update_rule is UpdateRule.SIGN:
-                dw = -d * ((a > 0) - (a < 0))
-            else:
-                dw = shift_round(-d * a, drop, layer.update_rounding)
-            if wfmt.overflow is Overflow.SAT:
-                dw = min(max(dw, -span), span)
-            else:
-                dw = apply_overflow(dw, wfmt.with_(overflow=Overflow.WRAP))
-            row.append(dw)
-        rows.append(row)
-    mag = max(max(abs(v) for v in r) for r in rows)
-    if plan.rand_used:
-        mag += 1 << plan.rand_used  # q + r must fit too
-    if mag > np.iinfo(np.int32).max:
-        return None
-    dt = plan.w_dtype if not plan.rand_used and mag <= np.iinfo(plan.w_dtype).max else signed_dtype(mag)
-    return np.array(rows, dtype=dt)
+__all__ = ["make_update", "ternary_table", "table_offset", "rows_simd_applies", "stoch_simd_applies",
+           "event_buffer_shape"]
 
 
 def rows_simd_applies(plan: LayerPlan, table: np.ndarray | None) -> bool:
@@ -267,30 +47,55 @@ def stoch_simd_applies(plan: LayerPlan, table: np.ndarray | None) -> bool:
                 and plan.n_pad % STOCH_LANES == 0)
 
 
+def event_buffer_shape(plan: LayerPlan) -> tuple[int, int]:
+    """Shape of the int64 scratch an event layer's update fills once per sample (``buf``).
+
+    Rows layout: per 64-lane chunk and word offset, the offset and the lanes' mask (row SIMD), or
+    per run of active groups its first lane, word offset and lanes. Dots layout: per run of
+    nonzero inputs its first column, length and first event.
+    """
+    if plan.layout == LAYOUT_ROWS:
+        return 3, max(plan.groups, plan.n_pad // STOCH_LANES * chunk_shifts(plan.lanes))
+    return 3, plan.n_in + 1
+
+
 def make_update(cfg: EngineConfig, plan: LayerPlan):
-    """update(W, dl, a, nz, n, R, base): one layer's whole update.
+    """update(W, dl, a, nz, n, R, T, base, nact, grp, nA, buf): one layer's whole update.
+
+    Visits: the columns ``nz[:n]`` (nonzero inputs, ascending) then the bias column, times the lane
+    groups ``grp[:nA]`` (ascending); ``nact`` deltas are nonzero. Visit number v of lane group rank r
+    gives lane p word ``base + v * lanes + p``. Dense: every column and group is a visit (``grp`` is
+    0..G-1), so the words of input row i start at ``base + i * n_pad``, lane j at offset j. Event:
+    row t of the list (its t-th event) starts at ``base + t * S``, ``S = nA * lanes``, and lane
+    ``j = g * lanes + p`` of the group of rank r reads offset ``r * lanes + p``: with every group
+    active a full row's words are ``R[r0 : r0 + n_pad]`` as in the dense schedule; else lane j of a
+    group after z inactive ones reads ``R[r0 + j - z * lanes]``, so a row goes in 64-lane chunks with
+    one word offset per run of active groups (row SIMD), or run by run. Skipped visits (zero
+    inputs, zero deltas, inactive groups) have dW = 0 whatever their word.
 
     Rows layout: rows of nonzero inputs only (nz from the forward pass), all lanes of a row at
-    once with words ``R[r0 : r0 + n_pad]``, ``r0 = (base + i * n_pad) mod period`` (the table is
-    one word period plus n_pad words: small enough to stay in cache). Dots layout: rows of nonzero deltas
-    only, all inputs of a row at once with words ``R[c, m0 : m0 + n_cols]`` of the transposed
-    table (``R[c, m] = word[m * n_pad + c]``, ``base + j = m0 * n_pad + c``).
+    once with words ``R[r0 : r0 + n_pad]`` (the table is one word period plus n_pad words: small
+    enough to stay in cache). Dots layout: rows of nonzero deltas only, all inputs of a row at
+    once with words ``R[c, m0 : m0 + n_cols]`` of the transposed table (``R[c, m] = word[m * n_pad
+    + c]``, ``base + j = m0 * n_pad + c``); in the event schedule the inputs of a row go run by
+    run of consecutive events. ``buf`` (:func:`event_buffer_shape`) holds what an event update
+    works out once per sample; the dense schedule's paths ignore it.
     """
-    um = _UpdateMath(cfg, plan)
+    um = UpdateMath(cfg, plan)
     CT = um.CT
     PERIOD = word_period(cfg.rng_lfsr_bits)
+    N_IN, NP, N_OUT, NC, ONE = plan.n_in, plan.n_pad, plan.n_out, plan.n_cols, plan.bias_one
+    P, G, EVENT = plan.lanes, plan.groups, plan.event
+    STOCH, SIGN = um.stoch, um.sign_rule
+    SPARSE_LANES = plan.sparse_lanes
 
     @inline
-    def next_row_word(r0, prev, i):
-        """(base + i * n_pad) mod period from its value r0 at row prev <= i (rows ascend)."""
-        r0 += (i - prev) * NP
+    def next_row_word(r0, prev, key, stride):
+        """(base + key * stride) mod period from its value r0 at prev <= key (rows ascend)."""
+        r0 += (key - prev) * stride
         while r0 >= PERIOD:
             r0 -= PERIOD
         return r0
-
-    N_IN, NP, N_OUT, NC, ONE = plan.n_in, plan.n_pad, plan.n_out, plan.n_cols, plan.bias_one
-    STOCH, SIGN = um.stoch, um.sign_rule
-    SPARSE_LANES = plan.sparse_lanes
 
     if plan.layout == LAYOUT_ROWS:
         table = ternary_table(cfg, plan)
@@ -323,10 +128,11 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                             Wr[j] = add(Wr[j], dwv[j])
 
                 @njit
-                def update(W, dl, a, nz, n, R, T, base, nact):
-                    # Full rows cost one narrow add per lane (the dW vector below), so lane by
-                    # lane pays only for ~8x fewer active lanes than the stochastic path needs
-                    # (784-500-10, sign rule: 10.5 vs 11.9 us per sample).
+                def update(W, dl, a, nz, n, R, T, base, nact, grp, nA, buf):
+                    # No words: both schedules make the same changes. Full rows cost one narrow
+                    # add per lane (the dW vector below), so lane by lane pays only for ~8x fewer
+                    # active lanes than the stochastic path needs (784-500-10, sign rule: 10.5 vs
+                    # 11.9 us per sample).
                     if nact * ROW_SPARSE_LANES <= NP:   # very few active lanes: visit only those
                         for j in range(N_OUT):
                             x = dl[j]
@@ -371,24 +177,66 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
             wfmt = cfg.layers[plan.k].weight
             row_stoch = make_row_stoch(plan.w_dtype if STOCH_SIMD else np.int8, wfmt.overflow is Overflow.SAT,
                                        wfmt.min_raw, wfmt.max_raw, wfmt.width, u)
+            # event schedule, some group inactive: per-chunk word offsets (hwsim.fast.row_simd)
+            CHUNK_SIMD, SHIFTS = EVENT and STOCH_SIMD, chunk_shifts(P)
+            chunk_stoch = make_chunk_stoch(plan.w_dtype if CHUNK_SIMD else np.int8, wfmt.overflow is Overflow.SAT,
+                                           wfmt.min_raw, wfmt.max_raw, wfmt.width, u, SHIFTS)
+            NCH = NP // STOCH_LANES
+
+            @inline
+            def chunk_table(grp, nA, O, M):
+                """Lane j of a group after z inactive ones reads word r0 + j - z * P: per chunk, the
+                offsets (64 c - z P) of its runs of active groups, and from the second on the mask
+                of the lanes that read there (unused slots repeat the first offset, mask 0)."""
+                for q in range(NCH * SHIFTS):
+                    O[q] = (q // SHIFTS) * STOCH_LANES
+                    M[q] = 0
+                z = r = 0
+                for g in range(G):
+                    if r == nA or grp[r] != g:
+                        z += 1
+                        continue
+                    r += 1
+                    j0, j1 = g * P, (g + 1) * P
+                    while j0 < j1:
+                        c = j0 // STOCH_LANES
+                        e = min(j1, (c + 1) * STOCH_LANES)
+                        ones = np.uint64(0xFFFFFFFFFFFFFFFF) >> np.uint64(STOCH_LANES - (e - j0))
+                        bits = np.int64(ones << np.uint64(j0 - c * STOCH_LANES))
+                        off = c * STOCH_LANES - z * P
+                        q = c * SHIFTS
+                        while M[q] != 0 and O[q] != off:
+                            q += 1
+                        if M[q] == 0:           # a new slot: the slots after it start there too
+                            for q2 in range(q, (c + 1) * SHIFTS):
+                                O[q2] = off
+                        M[q] |= bits
+                        j0 = e
 
             @njit
-            def update(W, dl, a, nz, n, R, T, base, nact):
+            def update(W, dl, a, nz, n, R, T, base, nact, grp, nA, buf):
+                stride = nA * P if EVENT else NP
                 if nact * SPARSE_LANES <= NP:   # few active lanes: visit only those
-                    for j in range(N_OUT):
-                        x = dl[j]
-                        if x == 0:
-                            continue
-                        s = 0 if x > 0 else 1
-                        r0, prev = base, 0
-                        for t in range(n + (ONE != 0)):
-                            i = nz[t]
-                            r0 = next_row_word(r0, prev, i)
-                            prev = i
-                            k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
-                            q = T[s, k]
-                            W[i * NP + j] = add(W[i * NP + j], TT(TT(q + TT(R[r0 + j])) >> u))
+                    for r in range(nA):
+                        g = grp[r]
+                        for p in range(min(P, N_OUT - g * P)):
+                            j = g * P + p
+                            x = dl[j]
+                            if x == 0:
+                                continue
+                            s = 0 if x > 0 else 1
+                            off = r * P + p      # dense: j
+                            r0, prev = base, 0
+                            for t in range(n + (ONE != 0)):
+                                i = nz[t]
+                                key = t if EVENT else i
+                                r0 = next_row_word(r0, prev, key, stride)
+                                prev = key
+                                k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
+                                q = T[s, k]
+                                W[i * NP + j] = add(W[i * NP + j], TT(TT(q + TT(R[r0 + off])) >> u))
                     return
+                groups = EVENT and nA < G
                 if STOCH_SIMD:
                     # Per lane, all-ones where delta is +1 (mp) or -1 (mn): the select of q in
                     # explicit vectors is two ANDs and an OR (hwsim.fast.row_simd.make_row_stoch).
@@ -397,11 +245,45 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                     for j in range(NP):
                         mp[j] = -np.int16(dl[j] > 0)
                         mn[j] = -np.int16(dl[j] < 0)
+                if groups:
+                    # Some group inactive: active groups keep their words consecutive, inactive
+                    # ones are skipped (their lanes would change nothing). In vectors: per chunk
+                    # of a row, loads at the offsets chunk_table lists, blended by its masks; else
+                    # run by run of consecutive active groups (buf: first lane, word offset, lanes).
+                    runs, r = 0, 0
+                    if CHUNK_SIMD:
+                        chunk_table(grp, nA, buf[0], buf[1])
+                    else:
+                        while r < nA:
+                            r1 = r + 1
+                            while r1 < nA and grp[r1] == grp[r1 - 1] + 1:
+                                r1 += 1
+                            buf[0, runs], buf[1, runs], buf[2, runs] = grp[r] * P, r * P, (r1 - r) * P
+                            runs += 1
+                            r = r1
+                    r0 = base
+                    O, M = buf[0], buf[1]       # views made once, not per row
+                    for t in range(n + (ONE != 0)):
+                        i = nz[t]
+                        k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
+                        qp, qn = T[0, k], T[1, k]
+                        if CHUNK_SIMD:
+                            chunk_stoch(W, i * NP, R, r0, mp, mn, O, M, qp, qn)
+                        for h in range(runs):
+                            lo, lanes = buf[0, h], buf[2, h]
+                            wo, ro = i * NP + lo, r0 + buf[1, h]
+                            for p in range(lanes):
+                                x = dl[lo + p]
+                                q = TT(TT(-np.int64(x > 0)) & qp) | TT(TT(-np.int64(x < 0)) & qn)
+                                W[wo + p] = add(W[wo + p], TT(TT(q + TT(R[ro + p])) >> u))
+                        r0 = next_row_word(r0, 0, 1, stride)
+                    return
                 r0, prev = base, 0
                 for t in range(n + (ONE != 0)):
                     i = nz[t]
-                    r0 = next_row_word(r0, prev, i)
-                    prev = i
+                    key = t if EVENT else i     # event: every group active, stride n_pad
+                    r0 = next_row_word(r0, prev, key, NP)
+                    prev = key
                     k = (np.int64(a[i]) if i < N_IN else np.int64(ONE)) - LO
                     qp, qn = T[0, k], T[1, k]
                     if STOCH_SIMD:
@@ -420,7 +302,7 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
             elem_sign = um.elem_sign
 
             @njit
-            def update(W, dl, a, nz, n, R, T, base, nact):
+            def update(W, dl, a, nz, n, R, T, base, nact, grp, nA, buf):
                 for t in range(n + (ONE != 0)):
                     i = nz[t]
                     av = CT(a[i]) if i < N_IN else CT(ONE)
@@ -433,15 +315,25 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
         elem_p = um.elem_p
 
         @njit
-        def update(W, dl, a, nz, n, R, T, base, nact):
+        def update(W, dl, a, nz, n, R, T, base, nact, grp, nA, buf):
+            stride = nA * P if EVENT else NP
+            segments = EVENT and STOCH and nA < G   # as in the ternary update above
             r0, prev = base, 0
             for t in range(n + (ONE != 0)):
                 i = nz[t]
                 av = CT(a[i]) if i < N_IN else CT(ONE)
                 Wr = W[i * NP:(i + 1) * NP]
-                if STOCH:
-                    r0 = next_row_word(r0, prev, i)
-                    prev = i
+                if segments:
+                    r0 = next_row_word(r0, prev, t, stride)
+                    prev = t
+                    for r in range(nA):
+                        lo, ro = grp[r] * P, r0 + r * P
+                        for p in range(P):
+                            Wr[lo + p] = elem_p(Wr[lo + p], CT(-(CT(dl[lo + p]) * av)), R[ro + p])
+                elif STOCH:
+                    key = t if EVENT else i
+                    r0 = next_row_word(r0, prev, key, stride)
+                    prev = key
                     Rr = R[r0:r0 + NP]
                     for j in range(NP):
                         Wr[j] = elem_p(Wr[j], CT(-(CT(dl[j]) * av)), Rr[j])
@@ -454,7 +346,7 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
         elem_sign = um.elem_sign
 
         @njit
-        def update(W, dl, a, nz, n, R, T, base, nact):
+        def update(W, dl, a, nz, n, R, T, base, nact, grp, nA, buf):
             for j in range(N_OUT):
                 dj = dl[j]
                 if dj == 0:
@@ -468,9 +360,11 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
         return update
 
     elem_p = um.elem_p
+    if EVENT and STOCH:
+        return _make_dots_event(plan, elem_p, CT)
 
     @njit
-    def update(W, dl, a, nz, n, R, T, base, nact):
+    def update(W, dl, a, nz, n, R, T, base, nact, grp, nA, buf):
         for j in range(N_OUT):
             dj = dl[j]
             if dj == 0:
@@ -491,4 +385,73 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
                     Wj[i] = elem_p(Wj[i], CT(ndj * CT(a[i])), 0)
                 if ONE != 0:
                     Wj[N_IN] = elem_p(Wj[N_IN], CT(ndj * CT(ONE)), 0)
+    return update
+
+
+def _make_dots_event(plan: LayerPlan, elem_p, CT):
+    """The stochastic update of a dots-layout layer in the event schedule (``n`` nonzero inputs).
+
+    Lane j = g * lanes + p of the group of rank r reads, at its t-th event, word ``x = x0 + t * S``
+    (``x0 = base + r * lanes + p``, ``S = nA * lanes``), which is ``R[x % n_pad, x // n_pad]``.
+    With every group active (S = n_pad) consecutive events read consecutive words of one table
+    row, so each run of consecutive nonzero inputs (found in ``a`` once per sample and listed in
+    ``runs``: first column, length, first event) is one contiguous loop, as in the dense
+    schedule; otherwise every event reads its own word. ``nz`` is not read.
+    """
+    N_IN, NP, N_OUT, NC, ONE = plan.n_in, plan.n_pad, plan.n_out, plan.n_cols, plan.bias_one
+    P = plan.lanes
+
+    @njit
+    def update(W, dl, a, nz, n, R, T, base, nact, grp, nA, runs):
+        S = nA * P
+        full = S == NP
+        nr = 0
+        if full and n == N_IN:
+            runs[0, 0], runs[1, 0], runs[2, 0] = 0, N_IN, 0
+            nr = 1
+        elif full:
+            i = t = 0
+            while i < N_IN:
+                if a[i] == 0:
+                    i += 1
+                    continue
+                i0 = i
+                while i < N_IN and a[i] != 0:
+                    i += 1
+                runs[0, nr], runs[1, nr], runs[2, nr] = i0, i - i0, t
+                t += i - i0
+                nr += 1
+        for r in range(nA):
+            g = grp[r]
+            for p in range(min(P, N_OUT - g * P)):
+                j = g * P + p
+                dj = dl[j]
+                if dj == 0:
+                    continue
+                ndj = CT(-CT(dj))
+                Wj = W[j * NC:(j + 1) * NC]
+                x0 = base + r * P + p
+                if full:
+                    Rc = R[x0 % NP]
+                    m0 = x0 // NP
+                    for q in range(nr):
+                        i0, length, t0 = runs[0, q], runs[1, q], runs[2, q]
+                        Wq = Wj[i0:i0 + length]
+                        aq = a[i0:i0 + length]
+                        Rq = Rc[m0 + t0:m0 + t0 + length]
+                        for e in range(length):
+                            Wq[e] = elem_p(Wq[e], CT(ndj * CT(aq[e])), Rq[e])
+                    if ONE != 0:
+                        Wj[N_IN] = elem_p(Wj[N_IN], CT(ndj * CT(ONE)), Rc[m0 + n])
+                    continue
+                c, m = x0 % NP, x0 // NP
+                for i in range(N_IN + (ONE != 0)):
+                    av = CT(a[i]) if i < N_IN else CT(ONE)
+                    if av == 0:
+                        continue
+                    Wj[i] = elem_p(Wj[i], CT(ndj * av), R[c, m])
+                    c += S                  # S <= n_pad: at most one carry into m
+                    if c >= NP:
+                        c -= NP
+                        m += 1
     return update

@@ -12,11 +12,14 @@ Figures (45 nm, to match the energy table):
 array multiplier ``8.5 * a * b`` GE (a*b AND gates and about a*b full adders of 7 GE), n-bit adder
 ``7 * n``, n-bit register ``6 * n`` (master-slave D flip-flop), requantize + clip ``12 * n`` of the
 pre-activation width (one post-processor per layer, a lane per cycle), stochastic-rounding LFSR
-``8.5 * n`` per lane. The small buffers (inputs, deltas)
-are counted as registers, the weight RAMs as SRAM bits. :data:`LOGIC_CALIBRATION` scales the two parts to
-the yosys gate count of ``configs/small.yaml`` (``python -m rtl.estimate --config small --synth``):
-synthesis gave 26,824.5 GE for the inference part (the model, without the sequencers, address counters
-and pipeline registers, 13,709) and 6,227.5 GE for the learning-only blocks (model 6,232).
+``8.5 * n`` per lane. The small buffers are counted as registers (6 GE a bit, as the synthesis flow maps
+every memory but the weight RAMs to flip-flops): the inputs (``dense``: ceil(C/P) words of P activations;
+``event``: the event memory, n_in entries of address + value bits) in the inference part, the deltas and
+(``event``) the active-group list in the learning part; the weight RAMs are SRAM bits.
+:data:`LOGIC_CALIBRATION` scales the two parts to the yosys gate count of ``configs/small.yaml``
+(``python -m rtl.estimate --config small --synth``): synthesis gave 26,824.5 GE for the inference part
+(the model, without the sequencers, address counters and pipeline registers, 13,709) and 6,227.5 GE for
+the learning-only blocks (model 6,232).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def logic_ge_model(cfg: EngineConfig, learning: bool = True) -> dict[str, float]
     """NAND2 equivalents of the datapath from widths alone: ``{"inference": ..., "learning": ...}``.
 
     ``learning`` False leaves out the update lanes, stochastic-rounding LFSRs, DRTP random-vector LFSRs,
-    error units and delta buffers (what an inference-only engine would not have).
+    error units, delta buffers and active-group lists (what an inference-only engine would not have).
     """
     P = cfg.lanes
     inf = 0.0
@@ -62,7 +65,8 @@ def logic_ge_model(cfg: EngineConfig, learning: bool = True) -> dict[str, float]
         # per lane: multiplier, accumulator adder and register, the group's held sum and its
         # activation in the word being assembled; one post-processor (requantize + clip) per layer
         inf += P * (8.5 * w * a + 7 * layer.acc_bits + 2 * 6 * layer.acc_bits + 6 * layer.act.width) + 12 * z
-        inf += 6 * mems[f"layer{k}.inputs"]
+        inf += 6 * mems[f"layer{k}.events" if cfg.is_event else f"layer{k}.inputs"]
+        lrn += 6 * mems.get(f"layer{k}.active", 0)
         d = cfg.delta_format(k).width
         if cfg.is_output(k):
             inf += 13 * z  # argmax compare + registers

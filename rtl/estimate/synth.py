@@ -52,10 +52,11 @@ NAND2_EQ = {
 ECP5_DEVICES = {"25k": 56, "45k": 108, "85k": 208}
 """DP16KD block RAMs per ECP5 device: nextpnr needs the design to fit, even out of context."""
 
-LEARNING_BLOCK_SUFFIXES = (".update", ".rv", ".rng", ".error")
-"""Blocks only a learning engine needs: weight update lanes, DRTP random vectors, stochastic-rounding
-LFSRs, output error units. The sequencer states and write port of the update are not separable and are
-left in the inference share (so the overhead is a lower bound)."""
+LEARNING_BLOCK_SUFFIXES = (".update", ".change", ".rv", ".rng", ".error", ".active")
+"""Blocks only a learning engine needs: weight update lanes and weight-change units, DRTP random vectors,
+stochastic-rounding LFSRs, output error units, ``event`` active-group lists (when the netlist keeps them as
+instances). The sequencer states and write port of the update, and memories without an instance of their
+own, are not separable and are left in the inference share (so the overhead is a lower bound)."""
 
 
 _MODULE = re.compile(r"^module ", re.M)
