@@ -77,15 +77,19 @@ class GoldenSet:
         """The records back as :class:`hwsim.cycles.SampleCounts`, checked against the cycle formula."""
         cfg, K = self.cfg, len(self.cfg.layers)
         fields = COUNT_FIELDS[1:]
-        rows = rows.reshape(-1, 2 + len(fields) * K)
+        name = f"{'train' if train else 'infer'}_counts.hex"
+        if rows.ndim != 2 or rows.shape[1] != 2 + len(fields) * K:
+            raise GoldenError(f"golden set {self.meta.root}: {name} has {rows.shape[-1]} columns, not the "
+                              f"{2 + len(fields) * K} this reader knows (cycles, load, then {', '.join(fields)} per layer); "
+                              f"regenerate it")
         c = SampleCounts.empty(cfg, rows.shape[0])
         c.train[:] = train
         c.load[:] = rows[:, 1]
         for f, field in enumerate(fields):
             getattr(c, field)[:] = rows[:, 2 + f * K: 2 + (f + 1) * K]
         if not np.array_equal(c.cycles, rows[:, 0]):
-            raise GoldenError(f"golden set {self.meta.root}: the cycles in its {'train' if train else 'infer'}"
-                              f"_counts.hex do not follow from its event counts (hwsim.cycles); regenerate it")
+            raise GoldenError(f"golden set {self.meta.root}: the cycles in its {name} do not follow from its "
+                              f"event counts (hwsim.cycles); regenerate it")
         return c
 
     @property
