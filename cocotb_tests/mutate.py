@@ -66,7 +66,7 @@ MUTANTS = (
     Mutant("label_bits_swapped", "label bits 0 and 1 swapped where the engine latches the label",
            (("rtl/engine.py", "label.eq(self.sample.payload.label)",
              "label.eq(Cat(self.sample.payload.label[1], self.sample.payload.label[0], "
-             "self.sample.payload.label[2:]))"))),
+             "self.sample.payload.label[2:]))"),)),
     Mutant("target_off_by_one", "output target is 1.0 - 1 LSB (off-by-one error target)",
            (("rtl/error.py", "target = self.layer.target_one()", "target = self.layer.target_one() - 1"),)),
     Mutant("argmax_last_tie", "argmax takes the last of equal maxima (>= instead of >)",
