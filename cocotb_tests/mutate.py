@@ -106,7 +106,7 @@ MUTANTS = (
     Mutant("rng_on_skipped_work", "event: the lane RNG also advances on forward slots (skipped update work)",
            (("rtl/layer.py", "self.o_rng_advance.eq(u2_valid)", "self.o_rng_advance.eq(u2_valid | f2_valid)"),)),
     Mutant("rng_not_on_done_work", "event: the lane RNG advances only on visits that write (not on every visit)",
-           (("rtl/layer.py", "self.o_rng_advance.eq(u2_valid)", "self.o_rng_advance.eq(u2_valid & u_read)"),)),
+           (("rtl/layer.py", "self.o_rng_advance.eq(u2_valid)", "self.o_rng_advance.eq(u2_valid & chg.o_nonzero)"),)),
 )
 
 # (label, config, schedule, golden set, cocotb test filter), run in order until one catches the mutant
