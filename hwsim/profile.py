@@ -352,7 +352,7 @@ def profile_run(cfg: EngineConfig, data: Dataset, engine_or_weights, *, rng_word
             _mismatch(s, k, "delta", delta, tr.delta[k])
             if train:
                 _update(cfg, k, W[k], delta, a_ext, nz_i, base, words, period, stat)
-                base += cfg.words_per_update(k)
+                base += _words_used(cfg, k, delta, nz_i)
             a = y
         if train:
             counter = base
@@ -389,6 +389,21 @@ def _sat_accumulate(terms: np.ndarray, fmt: FixedFormat):
     return acc, hi, lo
 
 
+def _active_rank(cfg: EngineConfig, k: int, delta: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each group's rank among the active groups (docs/engine.md §11), and how many are active."""
+    P, G = cfg.lanes, cfg.groups(k)
+    active = np.zeros(G, dtype=bool)
+    active[np.flatnonzero(delta) // P] = True
+    return np.cumsum(active) - 1, int(active.sum())
+
+
+def _words_used(cfg: EngineConfig, k: int, delta: np.ndarray, nz_i: np.ndarray) -> int:
+    """Stochastic words layer k's update draws: P per visit (dense: every column and group)."""
+    if not cfg.is_event:
+        return cfg.words_per_update(k)
+    return int(nz_i.size) * _active_rank(cfg, k, delta)[1] * cfg.lanes
+
+
 def _update(cfg: EngineConfig, k: int, Wk: np.ndarray, delta: np.ndarray, a_ext: np.ndarray, nz_i: np.ndarray,
             base: int, words, period: int, stat) -> None:
     """Layer k's weight update on the nonzero products, applied to ``Wk`` and profiled."""
@@ -406,7 +421,13 @@ def _update(cfg: EngineConfig, k: int, Wk: np.ndarray, delta: np.ndarray, a_ext:
         rand = None
         if cfg.update_is_stochastic(k):
             used = min(d, cfg.rng_lfsr_bits)
-            widx = (base + nz_i[None, :] * (cfg.groups(k) * cfg.lanes) + nz_j[:, None]) % period
+            P = cfg.lanes
+            if cfg.is_event:   # visit (event e, r-th active group): words base + (e * A + r) * P + p
+                rank, A = _active_rank(cfg, k, delta)
+                lane = rank[nz_j // P] * P + nz_j % P
+                widx = (base + np.arange(nz_i.size)[None, :] * (A * P) + lane[:, None]) % period
+            else:
+                widx = (base + nz_i[None, :] * (cfg.groups(k) * P) + nz_j[:, None]) % period
             rand = (words[widx] & ((1 << used) - 1)) << (d - used)
         dw = shift_round_array(v, d, layer.update_rounding, rand)
         stat(k, "update", None, layer.update_rounding).add(dw, dw, _direction(v, dw, d))
