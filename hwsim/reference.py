@@ -51,8 +51,7 @@ def sign(v: int) -> int:
 @dataclass
 class SampleTrace:
     """What one sample produced: per-layer pre-activations, activations, modulatory signals, and
-    the work it did (:data:`hwsim.cycles.COUNT_FIELDS`; the reference fills them, the fast trace
-    leaves them empty)."""
+    the work it did (:data:`hwsim.cycles.COUNT_FIELDS`), which the reference and the fast trace both fill."""
 
     z: list[list[int]]
     y: list[list[int]]
