@@ -242,10 +242,10 @@ def test_random_config_quick(seed, schedule):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize("seed", SLOW_SEEDS)
-def test_random_config_long(seed, schedule):
-    check_equivalent(random_config(seed, schedule), n_samples=1000, seed=seed, layout=_layout(seed))
+def test_random_config_long(seed):
+    """Each long seed in one schedule (they alternate; the quick seeds run both): the time of one."""
+    check_equivalent(random_config(seed, SCHEDULES[seed % 2]), n_samples=1000, seed=seed, layout=_layout(seed))
 
 
 def test_sweep_covers_the_options():
@@ -390,8 +390,8 @@ def test_small_yaml_long(schedule):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("schedule", SCHEDULES)
-@pytest.mark.parametrize("rule", ["stoch", "trn", "sign"])
+@pytest.mark.parametrize("rule, schedule", [("stoch", "dense"), ("trn", "dense"), ("sign", "dense"),
+                                            ("stoch", "event")])
 def test_paper_size_traces(rule, schedule):
     """The benchmark engine (784-500-10, 8 bits): a few samples against the reference."""
     cfg = config_for_bits(8, schedule=schedule)

@@ -22,7 +22,7 @@ from hwsim.cycles import SampleCounts, dense_counts, load_cycles
 from hwsim.fast import Engine, compiled_kernels
 from hwsim.fast.plan import LAYOUT_DOTS, LAYOUT_ROWS
 from hwsim.fast.row_simd import chunk_shifts
-from hwsim.fast.update import stoch_simd_applies, ternary_table
+from hwsim.fast.update import dots_stride_layout, stoch_simd_applies, ternary_table
 from hwsim.params import initial_weights
 from hwsim.reference import ReferenceEngine
 
@@ -53,7 +53,7 @@ def edge_stimulus(x: np.ndarray, labels: np.ndarray, max_raw: int) -> tuple[np.n
 
 def _config(name: str, topology, lanes: int, hidden: str = "clipped_relu", update: dict | None = None,
             out_update: dict | None = None, bias: bool = True, input_fmt: str = "u0.8", signal: str = "error",
-            scale: float = 2.0):
+            scale: float = 2.0, rng_bits: int = 12):
     update = update or {"rule": "shift", "shift": 3, "rounding": "stoch"}
     out_update = out_update or {"rule": "shift", "shift": 2, "rounding": "stoch"}
     layers = [{"weight": {"format": "s0.8", "overflow": "sat"}, "accumulator": {"bits": 32, "overflow": "sat"},
@@ -67,7 +67,7 @@ def _config(name: str, topology, lanes: int, hidden: str = "clipped_relu", updat
                    "error": {"signal": signal, "format": "s2.6", "rounding": "rnd", "overflow": "sat"},
                    "update": dict(out_update)})
     d = {"name": name, "topology": list(topology), "lanes": lanes, "bias": bias, "input": {"format": input_fmt},
-         "layers": layers, "stochastic_rng": {"lfsr_bits": 12, "seed": 9}, "schedule": "event",
+         "layers": layers, "stochastic_rng": {"lfsr_bits": rng_bits, "seed": 9}, "schedule": "event",
          "init": {"kind": "uniform", "scale": scale}}
     return config_from_dict(d, origin=name)
 
@@ -111,6 +111,9 @@ CASES = {
     # event at a time when some are not; 7 outputs on 3 lanes (P does not divide n_out)
     "dots-groups": Case(lambda: _config("dots-groups", (20, 12, 7), 3), {},
                         ("one event", "every column", "some groups", "no active group", "idle visits")),
+    # one lane, 12 groups, a 2**19 - 1 word period: per-stride tables too big, words read one by one
+    "dots-long-period": Case(lambda: _config("dots-long-period", (20, 12, 7), 1, rng_bits=19), {},
+                             ("some groups", "idle visits")),
     # a non-ternary (error) output with its own rows: the generic element path with runs of groups
     "rows-error-output": Case(lambda: _config("rows-error-output", (16, 12, 24), 8, hidden="hard_tanh"), ROWS,
                               ("some groups", "idle visits")),
@@ -164,6 +167,10 @@ def test_cases_take_the_paths_they_are_named_for():
         assert stoch_simd_applies(plan, ternary_table(cfgs[name], plan)), name
     assert not plans["rows-groups-loops"][0].simd_rows
     assert all(p.layout == LAYOUT_DOTS and p.rand_used for p in plans["dots-groups"])
+    period = compiled_kernels(cfgs["dots-groups"]).period
+    assert dots_stride_layout(plans["dots-groups"][0], period) is not None
+    long = compiled_kernels(cfgs["dots-long-period"])
+    assert dots_stride_layout(long.plans[0], long.period) is None
     assert plans["dots-groups"][1].n_out % plans["dots-groups"][1].lanes
     out = plans["rows-error-output"][1]
     assert out.layout == LAYOUT_ROWS and ternary_table(cfgs["rows-error-output"], out) is None

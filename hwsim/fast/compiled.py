@@ -19,7 +19,7 @@ from .events import make_active_groups, make_count_changes, make_count_events, m
 from .forward import make_forward
 from .jit import inline, njit
 from .plan import DOTS_MAX_PAD, LAYOUT_DOTS, SPARSE_LANES, LayerPlan, plan_layer
-from .update import make_update, ternary_table
+from .update import dots_stride_layout, make_update, ternary_table
 
 __all__ = ["MODE_INFER", "MODE_DELTA", "MODE_TRAIN", "COUNT_EVENTS", "COUNT_ACTIVE", "COUNT_VISITS",
            "COUNT_WRITES", "COUNT_CHANGES", "CompiledPass", "compiled_kernels"]
@@ -178,7 +178,9 @@ class CompiledPass:
 
         Rows layout: 1-D, the word period plus one row (n_pad words) appended, and a view: the
         row's n_pad words before word 0 (those of the period's end) lie in front of it, for the
-        event schedule's chunk loads, which may start there (:mod:`hwsim.fast.row_simd`). Dots layout:
+        event schedule's chunk loads, which may start there (:mod:`hwsim.fast.row_simd`). Event
+        dots layout: one table per stride, flat (:func:`hwsim.fast.update.dots_stride_layout`), or
+        as dense where that is None. Dots layout:
         2-D ``T[c, m] = word[(m * n_pad + c) mod period]``, so the words of output row j from
         base b are the contiguous ``T[(b + j) % n_pad, (b + j) // n_pad:][:n_cols]``.
         """
@@ -195,11 +197,18 @@ class CompiledPass:
             if not p.rand_used:
                 tables.append(np.zeros((1, 1) if dots else 1, dtype=np.int16))
                 continue
-            key = (p.rand_used, p.n_pad, dots and p.n_cols)
+            strides = dots_stride_layout(p, period)
+            key = (p.rand_used, p.n_pad, dots and p.n_cols, strides is not None)
             if key not in cache:
                 dt = np.int16 if p.rand_used <= 15 else np.int32
                 low = (words & np.uint32((1 << p.rand_used) - 1)).astype(dt)
-                if dots:
+                if strides is not None:
+                    parts = []
+                    for a, length in enumerate(strides[1], start=1):
+                        S = a * p.lanes
+                        parts.append(low[(np.arange(length)[None, :] * S + np.arange(S)[:, None]) % period].ravel())
+                    low = np.concatenate(parts)
+                elif dots:
                     m = period // p.n_pad + p.n_cols + 2
                     low = np.ascontiguousarray(low[:m * p.n_pad].reshape(m, p.n_pad).T)
                 else:

@@ -16,6 +16,7 @@ from ..config import EngineConfig
 from ..lfsr import word_period
 from .jit import inline, njit
 from .plan import LAYOUT_DOTS, LayerPlan
+from .update import dots_stride_layout
 from .update_math import UpdateMath
 
 __all__ = ["make_list_events", "make_count_events", "make_active_groups", "make_count_changes"]
@@ -102,6 +103,9 @@ def make_count_changes(cfg: EngineConfig, plan: LayerPlan):
     N_IN, NP, ONE, P, EVENT = plan.n_in, plan.n_pad, plan.bias_one, plan.lanes, plan.event
     PERIOD = word_period(cfg.rng_lfsr_bits)
     DOTS = plan.layout == LAYOUT_DOTS
+    strides = dots_stride_layout(plan, PERIOD)
+    STRIDES = strides is not None
+    FLAT, FLAT_LEN = (int(strides[0][-1]), int(strides[1][-1])) if STRIDES else (0, 0)
 
     @inline
     def group_changes(dl, lo, R, ro, av):
@@ -111,6 +115,10 @@ def make_count_changes(cfg: EngineConfig, plan: LayerPlan):
         if not STOCH:
             for p in range(P):       # branch-free: a zero delta (padding too) gives dW = 0
                 count += dw_flag(-np.int64(dg[p]) * av, 0) != 0
+        elif STRIDES:
+            for p in range(P):   # the stride-n_pad table: word x at [x % n_pad, x // n_pad]
+                x = ro + p
+                count += dw_flag(-np.int64(dg[p]) * av, R[FLAT + (x % NP) * FLAT_LEN + x // NP]) != 0
         elif DOTS:
             for p in range(P):
                 x = ro + p

@@ -12,6 +12,9 @@ takes one of two values read from a table by input value, or 0):
   schedule (docs/engine.md §11) when some lane groups are inactive, whose lanes' words then lie
   at per-chunk offsets (:func:`chunk_shifts` of them per 64 lanes).
 
+And for the event schedule's output-major layers, :func:`make_expand_words` spreads a row's words
+(one per event) over its input columns.
+
 numba's loops of ``min(max(w + dw, lo), hi)`` are exact, but LLVM keeps them in 256-bit (or
 narrower) vectors on hosts tuned to prefer them. LLVM lowers these generic vectors on every x86
 target (two ymm halves without AVX-512), so no host check is needed; the lane count must be a
@@ -29,7 +32,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 __all__ = ["VECTOR_BYTES", "STOCH_LANES", "row_vector_lanes", "make_rows_add", "make_row_stoch",
-           "chunk_shifts", "make_chunk_stoch"]
+           "chunk_shifts", "make_chunk_stoch", "EXPAND_LANES", "make_expand_words"]
 
 VECTOR_BYTES = 64
 BLOCK = 8  # dW vectors held in registers while a block of lanes goes over every row
@@ -266,19 +269,24 @@ def make_chunk_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int
             with cgutils.for_range(builder, steps) as loop:
                 c = loop.index
                 first = builder.mul(c, ir.Constant(i64, shifts))
-                words = None
-                for k in range(shifts):
-                    slot = builder.add(first, ir.Constant(i64, k))
-                    ptr = builder.bitcast(builder.gep(rbase, [builder.load(builder.gep(o_a.data, [slot]))]),
-                                          v16.as_pointer())
-                    if words is None:
-                        words = builder.load(ptr, align=2)
-                        continue
-                    # most chunks have one offset: blend only where a slot holds lanes
-                    mask = builder.load(builder.gep(m_a.data, [slot]))
+
+                def words_at(slot):
+                    ptr = builder.gep(rbase, [builder.load(builder.gep(o_a.data, [slot]))])
+                    return builder.load(builder.bitcast(ptr, v16.as_pointer()), align=2)
+
+                words = words_at(first)
+                if shifts > 1:
+                    # most chunks have one offset: the later slots (filled in order) only where
+                    # the second holds lanes
+                    slot1 = builder.add(first, ir.Constant(i64, 1))
+                    mask1 = builder.load(builder.gep(m_a.data, [slot1]))
                     before = builder.block
-                    with builder.if_then(builder.icmp_signed("!=", mask, ir.Constant(i64, 0)), likely=False):
-                        blended = builder.select(builder.bitcast(mask, vmask), builder.load(ptr, align=2), words)
+                    with builder.if_then(builder.icmp_signed("!=", mask1, ir.Constant(i64, 0)), likely=False):
+                        blended = builder.select(builder.bitcast(mask1, vmask), words_at(slot1), words)
+                        for k in range(2, shifts):
+                            slot = builder.add(first, ir.Constant(i64, k))
+                            mask = builder.bitcast(builder.load(builder.gep(m_a.data, [slot])), vmask)
+                            blended = builder.select(mask, words_at(slot), blended)   # mask 0: no lane
                         inside = builder.block
                     phi = builder.phi(v16)
                     phi.add_incoming(words, before)
@@ -290,3 +298,51 @@ def make_chunk_stoch(dtype, saturate: bool, lo: int, hi: int, width: int, u: int
         return sig, codegen
 
     return chunk_stoch
+
+
+EXPAND_LANES = 32
+"""Words per step of :func:`make_expand_words` (one 512-bit vector of int16 words)."""
+
+
+def make_expand_words(dtype):
+    """An intrinsic ``expand_words(dst, src, start, masks, chunks)``: consecutive words placed at
+    the positions of set bits, ``EXPAND_LANES`` positions per chunk (``llvm.masked.expandload``).
+
+    For chunk c < ``chunks``, the positions ``EXPAND_LANES * c + b`` whose bit b is set in
+    ``masks[c]`` get the next words of ``src`` from ``src[start]`` on, in order; the other
+    positions get 0. The event schedule spreads a row's words (one per event, consecutive) over
+    its input columns with it, so the dense schedule's whole-row loops serve it. On AVX-512
+    VBMI2 hosts this is ``vpexpandw``/``vpexpandd``; elsewhere LLVM expands it lane by lane.
+    """
+    bits = 8 * np.dtype(dtype).itemsize
+    assert bits in (16, 32), dtype
+    vl = EXPAND_LANES
+    vec = ir.VectorType(ir.IntType(bits), vl)
+    vmask = ir.VectorType(ir.IntType(1), vl)
+
+    @intrinsic
+    def expand_words(typingctx, dst, src, start, masks, chunks):
+        sig = types.void(dst, src, start, masks, chunks)
+
+        def codegen(context, builder, signature, args):
+            d_a, s_a, m_a = [context.make_array(signature.args[q])(context, builder, args[q]) for q in (0, 1, 3)]
+            i32, i64 = ir.IntType(32), ir.IntType(64)
+            expand = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(vec, [s_a.data.type, vmask, vec]), f"llvm.masked.expandload.v{vl}i{bits}")
+            popcount = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i32, [i32]), "llvm.ctpop.i32")
+            count = context.cast(builder, args[4], signature.args[4], types.int64)
+            taken = cgutils.alloca_once_value(builder, context.cast(builder, args[2], signature.args[2], types.int64))
+            dp = builder.bitcast(d_a.data, vec.as_pointer())
+            with cgutils.for_range(builder, count) as loop:
+                c = loop.index
+                mask = builder.trunc(builder.load(builder.gep(m_a.data, [c])), i32)
+                ptr = builder.gep(s_a.data, [builder.load(taken)])
+                words = builder.call(expand, [ptr, builder.bitcast(mask, vmask), cgutils.get_null_value(vec)])
+                builder.store(words, builder.gep(dp, [c]), align=bits // 8)
+                builder.store(builder.add(builder.load(taken), builder.zext(builder.call(popcount, [mask]), i64)),
+                              taken)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return expand_words

@@ -17,12 +17,12 @@ from ..formats import Overflow
 from ..lfsr import word_period
 from .jit import inline, njit
 from .plan import LAYOUT_ROWS, LayerPlan
-from .row_simd import (STOCH_LANES, chunk_shifts, make_chunk_stoch, make_row_stoch, make_rows_add,
-                       row_vector_lanes)
+from .row_simd import (EXPAND_LANES, STOCH_LANES, chunk_shifts, make_chunk_stoch, make_expand_words,
+                       make_row_stoch, make_rows_add, row_vector_lanes)
 from .update_math import UpdateMath, table_offset, ternary_table
 
 __all__ = ["make_update", "ternary_table", "table_offset", "rows_simd_applies", "stoch_simd_applies",
-           "event_buffer_shape"]
+           "event_buffer_shape", "dots_stride_layout", "MAX_STRIDE_WORDS"]
 
 
 def rows_simd_applies(plan: LayerPlan, table: np.ndarray | None) -> bool:
@@ -52,11 +52,37 @@ def event_buffer_shape(plan: LayerPlan) -> tuple[int, int]:
 
     Rows layout: per 64-lane chunk and word offset, the offset and the lanes' mask (row SIMD), or
     per run of active groups its first lane, word offset and lanes. Dots layout: per run of
-    nonzero inputs its first column, length and first event.
+    nonzero inputs its first column, length and first event, or the masks of nonzero inputs and
+    a row's words spread over its columns.
     """
     if plan.layout == LAYOUT_ROWS:
         return 3, max(plan.groups, plan.n_pad // STOCH_LANES * chunk_shifts(plan.lanes))
-    return 3, plan.n_in + 1
+    return 3, max(plan.n_in + 1, -(-plan.n_in // EXPAND_LANES) * EXPAND_LANES)
+
+
+MAX_STRIDE_WORDS = 1 << 22
+"""Most words the event tables of one dots-layout layer may hold (:func:`dots_stride_layout`)."""
+
+
+def dots_stride_layout(plan: LayerPlan, period: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where the event schedule's word tables of a dots-layout layer lie in its flat table, or None.
+
+    One table per number a of active groups: stride ``S = a * lanes``, ``T_S[c, m] = word[(m * S +
+    c) mod period]`` for ``c < S``, ``m < period // S + n_cols + 2``, row-major, one after the
+    other; returns their offsets and row lengths, indexed by ``a - 1``. Lane j of the group of rank
+    r then reads its words for consecutive events from one row, ``T_S[x0 % S, x0 // S:]`` with
+    ``x0 = base + r * lanes + j % lanes < period + S``. None (the update reads word by word
+    when some group is inactive) for dense or deterministic layers, and beyond
+    :data:`MAX_STRIDE_WORDS`.
+    """
+    if not plan.event or plan.layout == LAYOUT_ROWS or not plan.rand_used:
+        return None
+    strides = plan.lanes * np.arange(1, plan.groups + 1, dtype=np.int64)
+    lengths = period // strides + plan.n_cols + 2
+    sizes = strides * lengths
+    if sizes.sum() > MAX_STRIDE_WORDS:
+        return None
+    return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64), lengths
 
 
 def make_update(cfg: EngineConfig, plan: LayerPlan):
@@ -361,6 +387,9 @@ def make_update(cfg: EngineConfig, plan: LayerPlan):
 
     elem_p = um.elem_p
     if EVENT and STOCH:
+        layout = dots_stride_layout(plan, PERIOD)
+        if layout is not None:
+            return _make_dots_strides(plan, elem_p, CT, *layout, np.int16 if plan.rand_used <= 15 else np.int32)
         return _make_dots_event(plan, elem_p, CT)
 
     @njit
@@ -396,31 +425,18 @@ def _make_dots_event(plan: LayerPlan, elem_p, CT):
     With every group active (S = n_pad) consecutive events read consecutive words of one table
     row, so each run of consecutive nonzero inputs (found in ``a`` once per sample and listed in
     ``runs``: first column, length, first event) is one contiguous loop, as in the dense
-    schedule; otherwise every event reads its own word. ``nz`` is not read.
+    schedule; otherwise every event reads its own word. ``nz`` is not read. (Used where the
+    tables of :func:`_make_dots_strides` would be too big.)
     """
     N_IN, NP, N_OUT, NC, ONE = plan.n_in, plan.n_pad, plan.n_out, plan.n_cols, plan.bias_one
     P = plan.lanes
+    list_runs = _make_list_runs(plan)
 
     @njit
     def update(W, dl, a, nz, n, R, T, base, nact, grp, nA, runs):
         S = nA * P
         full = S == NP
-        nr = 0
-        if full and n == N_IN:
-            runs[0, 0], runs[1, 0], runs[2, 0] = 0, N_IN, 0
-            nr = 1
-        elif full:
-            i = t = 0
-            while i < N_IN:
-                if a[i] == 0:
-                    i += 1
-                    continue
-                i0 = i
-                while i < N_IN and a[i] != 0:
-                    i += 1
-                runs[0, nr], runs[1, nr], runs[2, nr] = i0, i - i0, t
-                t += i - i0
-                nr += 1
+        nr = list_runs(a, n, runs) if full else 0
         for r in range(nA):
             g = grp[r]
             for p in range(min(P, N_OUT - g * P)):
@@ -454,4 +470,85 @@ def _make_dots_event(plan: LayerPlan, elem_p, CT):
                     if c >= NP:
                         c -= NP
                         m += 1
+    return update
+
+
+def _make_list_runs(plan: LayerPlan):
+    """list_runs(a, n, runs) -> how many runs of consecutive nonzero inputs ``a`` holds (``n`` in all).
+
+    Run q is listed as ``runs[:, q]`` = (first column, length, first event).
+    """
+    N_IN = plan.n_in
+
+    @inline
+    def list_runs(a, n, runs):
+        if n == N_IN:                  # every input an event: one run
+            runs[0, 0], runs[1, 0], runs[2, 0] = 0, N_IN, 0
+            return 1
+        nr = i = t = 0
+        while i < N_IN:
+            if a[i] == 0:
+                i += 1
+                continue
+            i0 = i
+            while i < N_IN and a[i] != 0:
+                i += 1
+            runs[0, nr], runs[1, nr], runs[2, nr] = i0, i - i0, t
+            t += i - i0
+            nr += 1
+        return nr
+    return list_runs
+
+
+def _make_dots_strides(plan: LayerPlan, elem_p, CT, offsets: np.ndarray, lengths: np.ndarray, dtype):
+    """The stochastic update of a dots-layout layer in the event schedule, from per-stride tables.
+
+    ``R`` is the flat table of :func:`dots_stride_layout`: with ``nA`` groups active (stride S),
+    lane j of the group of rank r reads its words for events 0, 1, ... at ``R[start:]``, ``start =
+    offsets[nA - 1] + (x0 % S) * lengths[nA - 1] + x0 // S``, ``x0 = base + r * lanes + p``. They
+    are spread over the row's input columns (``expand_words``: zero inputs get word 0 and change
+    nothing), so each row goes in one whole-row loop, as in the dense schedule. ``buf[0]`` holds
+    the sample's masks of nonzero inputs, ``buf[1]`` (viewed as words) a row's spread words.
+    """
+    N_IN, NC, ONE, P = plan.n_in, plan.n_cols, plan.bias_one, plan.lanes
+    EL = EXPAND_LANES
+    CH = -(-N_IN // EL)
+    expand_words = make_expand_words(dtype)
+    OFFSETS, LENGTHS = offsets, lengths     # constants of the compiled code
+
+    @njit
+    def update(W, dl, a, nz, n, R, T, base, nact, grp, nA, buf):
+        S = nA * P
+        first, length = OFFSETS[nA - 1], LENGTHS[nA - 1]
+        masks = buf[0]
+        for ch in range(CH if n < N_IN else 0):   # bit b of chunk ch: input EL * ch + b is an event
+            bits = np.int64(0)
+            for b in range(min(EL, N_IN - ch * EL)):
+                bits |= np.int64(a[ch * EL + b] != 0) << b
+            masks[ch] = bits
+        words = buf[1].view(R.dtype)   # scratch: the row's words by input column
+        c, m = base % S, base // S      # x0 = base + r * P + p = m * S + c, lane after lane
+        for r in range(nA):
+            g = grp[r]
+            for p in range(P):
+                j = g * P + p
+                dj = dl[j]                  # padding lanes hold 0
+                start = first + c * length + m   # the words of events 0, 1, ...
+                c += 1
+                if c == S:
+                    c, m = 0, m + 1
+                if dj == 0:
+                    continue
+                ndj = CT(-CT(dj))
+                Wj = W[j * NC:(j + 1) * NC]
+                if n == N_IN:               # every input an event: the words are in place
+                    Rj = R[start:start + N_IN]
+                    for i in range(N_IN):
+                        Wj[i] = elem_p(Wj[i], CT(ndj * CT(a[i])), Rj[i])
+                else:
+                    expand_words(words, R, start, masks, CH)
+                    for i in range(N_IN):
+                        Wj[i] = elem_p(Wj[i], CT(ndj * CT(a[i])), words[i])
+                if ONE != 0:
+                    Wj[N_IN] = elem_p(Wj[N_IN], CT(ndj * CT(ONE)), R[start + n])
     return update
