@@ -11,7 +11,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, signed, 
 
 from hwsim.formats import FixedFormat, Overflow, Rounding
 
-__all__ = ["shape_of", "index_shape", "value_range", "fit", "net", "saturate", "overflow", "shr", "shift_round",
+__all__ = ["RAM_ATTRS", "shape_of", "index_shape", "value_range", "fit", "net", "saturate", "overflow", "shr", "shift_round",
            "requantize", "sign", "inside"]
 
 
@@ -160,3 +160,15 @@ def sign(value) -> Value:
     if value.shape().signed:
         return Mux(value[-1], minus, Mux(value.any(), plus, zero))
     return Mux(value.any(), plus, zero)
+
+
+RAM_ATTRS = {"no_rw_check": 1}
+"""Attributes of every engine RAM: no read of a word in the cycle it is written (docs/rtl.md).
+
+The engine never reads and writes one word in the same cycle (each word is written once per
+update pass, three cycles after its read; memories are filled and read in different phases), so
+synthesis may use the block RAM's native read mode instead of building read-during-write bypass
+logic around it (yosys' ``emulate_transparency``: address comparators and muxes after the RAM
+output, which cost Fmax and made ABC's recursion overflow the WebAssembly stack). The only
+exception is the host's: ``re`` and ``we`` of one word in one cycle reads an undefined word.
+"""

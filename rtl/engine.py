@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from hwsim.config import EngineConfig
 
 from .argmax import Argmax
-from .arith import fit, index_shape, shape_of
+from .arith import RAM_ATTRS, fit, index_shape, shape_of
 from .events import DenseColumns, EventBuffer
 from .layer import Layer
 from .rng import LaneRng
@@ -116,7 +116,7 @@ class DrtpEngine(wiring.Component):
             sources.append(src)
         if not cfg.is_event:
             m.submodules.inbuf = inbuf = memory.Memory(
-                shape=data.ArrayLayout(shape_of(cfg.input), cfg.lanes), depth=max(2, beats), init=[])
+                shape=data.ArrayLayout(shape_of(cfg.input), cfg.lanes), depth=max(2, beats), init=[], attrs=RAM_ATTRS)
             in_rd, in_wr = inbuf.read_port(), inbuf.write_port()
             m.d.comb += [in_rd.addr.eq(sources[0].o_mem_addr), sources[0].i_mem_data.eq(in_rd.data)]
 

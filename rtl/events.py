@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from hwsim.formats import FixedFormat
 
-from .arith import index_shape, shape_of
+from .arith import RAM_ATTRS, index_shape, shape_of
 
 __all__ = ["EventBuffer", "DenseColumns", "event_layout"]
 
@@ -55,7 +55,7 @@ class EventBuffer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         layout = event_layout(self.n_in, self.fmt)
-        m.submodules.mem = mem = memory.Memory(shape=layout, depth=max(2, self.n_in), init=[])
+        m.submodules.mem = mem = memory.Memory(shape=layout, depth=max(2, self.n_in), init=[], attrs=RAM_ATTRS)
         rd, wr = mem.read_port(), mem.write_port()
         m.d.comb += [
             wr.addr.eq(self.o_count), wr.data.addr.eq(self.i_waddr), wr.data.value.eq(self.i_wvalue),

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwsim.config import EngineConfig
 
 from .activation import ActivationUnit
-from .arith import fit, index_shape, shape_of
+from .arith import RAM_ATTRS, fit, index_shape, shape_of
 from .error import OutputError
 from .mac import MacLanes
 from .randvec import RandomVectorGen
@@ -49,9 +49,9 @@ class Layer(wiring.Component):
     lane per cycle while the next group accumulates, stores the group's deltas as one word and,
     with ``event``, appends the group to the active list when any delta is non-zero and each
     non-zero activation to the next layer's events. Update, one visit per cycle, column-major
-    over the active groups (dense: all groups): read the column and the group (U0), read the
-    deltas (U1), compute the P weight changes with the lane words and read the weight word (U2;
-    ``event`` skips the read and the write when all P changes are zero), write back (U3).
+    over the active groups (dense: all groups). Both are pipelines with a register after every
+    step (listed in ``elaborate``), so the weight RAM's address, data and enables always come
+    from registers; ``event`` stops a visit whose P changes are all zero before the RAM read.
     See :mod:`hwsim.cycles` for the cycle counts.
 
     Parameters
@@ -144,22 +144,22 @@ class Layer(wiring.Component):
         event = self.event
 
         m.submodules.weights = wmem = memory.Memory(
-            shape=data.ArrayLayout(shape_of(layer.weight), P), depth=max(2, self.depth), init=self.init_words)
+            shape=data.ArrayLayout(shape_of(layer.weight), P), depth=max(2, self.depth), init=self.init_words, attrs=RAM_ATTRS)
         # event: one write enable per lane, so a word write drives only the lanes whose weight changes
         w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1 if event else None)
         m.submodules.deltas = dmem = memory.Memory(
-            shape=data.ArrayLayout(shape_of(dfmt), P), depth=max(2, G), init=[])
+            shape=data.ArrayLayout(shape_of(dfmt), P), depth=max(2, G), init=[], attrs=RAM_ATTRS)
         d_rd, d_wr = dmem.read_port(), dmem.write_port()
         if self.hidden and not event:
             m.submodules.acts = ymem = memory.Memory(
-                shape=data.ArrayLayout(shape_of(layer.act), P), depth=max(2, G), init=[])
+                shape=data.ArrayLayout(shape_of(layer.act), P), depth=max(2, G), init=[], attrs=RAM_ATTRS)
             y_rd, y_wr = ymem.read_port(), ymem.write_port()
             m.d.comb += [y_rd.addr.eq(self.i_y_addr), self.o_y_data.eq(y_rd.data)]
         base_shape = index_shape(self.depth + n_cols)
         if event:
             # the groups with a non-zero modulatory signal, and their first weight address g * n_cols
             alay = data.StructLayout({"g": index_shape(G), "base": base_shape})
-            m.submodules.active = amem = memory.Memory(shape=alay, depth=max(2, G), init=[])
+            m.submodules.active = amem = memory.Memory(shape=alay, depth=max(2, G), init=[], attrs=RAM_ATTRS)
             a_rd, a_wr = amem.read_port(), amem.write_port()
             a_count = Signal(index_shape(G + 1))
 
@@ -253,7 +253,17 @@ class Layer(wiring.Component):
         idle = fsm.ongoing("IDLE")
         m.d.comb += self.o_busy.eq(~idle)
 
-        # -- F0 / U0: read the slot's column (and, in the update, the active group) ----------
+        # -- the pipelines (docs/engine.md §5.2, hwsim.cycles): a register after every step --------
+        # Forward, per slot: F0 column read, F1 column registered, F2 weight address added and
+        # registered, F3 weight RAM read, F4 weight word registered, F5 products (MacLanes stage 1),
+        # F6 accumulate (stage 2), F7 hand-over, then the post-processor Q1 requantize, Q2
+        # activation, Q3 modulatory signal, Q4 writes. Update, per visit: U0 column and group
+        # read, U1 registered (and the group's delta read), U2 products (WeightChange stage 1) and
+        # the word's address, U3 rounding with the lane words, U4 address registered (a word
+        # with no change stops here), U5 weight RAM read, U6 word registered, U7 add and
+        # overflow, U8 write. Each step's logic is one of: a RAM access, a multiply, an add, or
+        # a compare/select, and the weight RAM (chip-wide on an FPGA: 196 block RAMs for the
+        # paper size) only ever sees registers.
         m.d.comb += [
             self.o_src_index.eq(Mux(is_data, s, 0)),
             self.o_src_lane.eq(Mux(is_data, il, 0) if not event else 0),
@@ -262,6 +272,15 @@ class Layer(wiring.Component):
         ]
         if event:
             m.d.comb += a_rd.addr.eq(a)
+
+        def stage(*signals, name: str):
+            """Registered copies of ``signals`` (one pipeline step later)."""
+            out = [Signal(v.shape() if isinstance(v, data.View) else Value.cast(v).shape(), name=f"{name}_{i}")
+                   for i, v in enumerate(signals)]
+            m.d.sync += [o.eq(v) for o, v in zip(out, signals)]
+            return out if len(out) > 1 else out[0]
+
+        # F1 / U1: the column's address and value arrive; registered
         f1_valid, f1_data, f1_bias, f1_first, f1_last = Signal(), Signal(), Signal(), Signal(), Signal()
         f1_base, f1_g = Signal.like(base), Signal.like(g)
         u1_valid, u1_data, u1_bias = Signal(), Signal(), Signal()
@@ -271,34 +290,51 @@ class Layer(wiring.Component):
             f1_last.eq(s == last_slot), f1_base.eq(base), f1_g.eq(g),
             u1_valid.eq(upd_issue), u1_data.eq(is_data), u1_bias.eq(is_bias), u1_a.eq(a), u1_abase.eq(abase),
         ]
-        column = Mux(f1_bias | u1_bias, n_in, self.i_src_addr)
-        value = Signal(shape_of(cfg.in_format(k)))   # bubbles and the bias column carry 0
-        m.d.comb += value.eq(Mux(f1_data | u1_data, self.i_src_value, 0))
+        column, value = Signal(index_shape(n_in + 1)), Signal(shape_of(cfg.in_format(k)))
+        # bubbles and the bias column carry 0
+        m.d.sync += [column.eq(Mux(f1_bias | u1_bias, n_in, self.i_src_addr)),
+                     value.eq(Mux(f1_data | u1_data, self.i_src_value, 0))]
+        f2_valid, f2_read, f2_first, f2_last, f2_bias, f2_g, f2_base = stage(
+            f1_valid, f1_valid & (f1_data | f1_bias), f1_first, f1_last, f1_bias, f1_g, f1_base, name="f2")
 
-        # -- F1: read the weight word ---------------------------------------------------------
-        f_read = f1_valid & (f1_data | f1_bias)
-        f2_valid, f2_first, f2_last, f2_bias = Signal(), Signal(), Signal(), Signal()
-        f2_value, f2_g, f2_base = Signal.like(value), Signal.like(g), Signal.like(base)
-        m.d.sync += [f2_valid.eq(f1_valid), f2_first.eq(f1_first), f2_last.eq(f1_last), f2_bias.eq(f1_bias),
-                     f2_value.eq(value), f2_g.eq(f1_g), f2_base.eq(f1_base)]
+        # the weight RAM's read address: forward (F2) or update (U4) words, or the host's while idle
+        rd_addr = Signal(index_shape(self.depth))
+        u4_we = Signal()
+        u4_addr = Signal(index_shape(self.depth))
+        with m.If(f2_read):
+            m.d.sync += rd_addr.eq(f2_base + column)
+        with m.Elif(u4_we):
+            m.d.sync += rd_addr.eq(u4_addr)
+        m.d.comb += w_rd.addr.eq(Mux(idle, self.i_host_addr, rd_addr))
+        word = Signal.like(w_rd.data)                # F4 / U6: the weight word, registered
+        m.d.sync += word.eq(w_rd.data)
 
-        # -- F2: multiply-accumulate (a bubble adds 0 * w) -------------------------------------
+        # F3 .. F5: address registered -> RAM read -> word registered -> MAC stage 1
+        f5_valid, f5_first, f5_last, f5_bias, f5_value, f5_g, f5_base = (
+            f2_valid, f2_first, f2_last, f2_bias, value, f2_g, f2_base)
+        for step in (3, 4, 5):
+            f5_valid, f5_first, f5_last, f5_bias, f5_value, f5_g, f5_base = stage(
+                f5_valid, f5_first, f5_last, f5_bias, f5_value, f5_g, f5_base, name=f"f{step}")
         m.submodules.mac = mac = MacLanes(cfg, k)
         m.d.comb += [
-            mac.i_en.eq(f2_valid), mac.i_first.eq(f2_first), mac.i_bias.eq(f2_bias),
-            mac.i_weights.eq(w_rd.data), mac.i_act.eq(f2_value),
+            mac.i_en.eq(f5_valid), mac.i_first.eq(f5_first), mac.i_bias.eq(f5_bias),
+            mac.i_weights.eq(word), mac.i_act.eq(f5_value),   # a bubble adds w * 0
         ]
-
-        # -- F3: hand the finished group to the post-processor ---------------------------------
-        s3_valid, s3_g, s3_base = Signal(), Signal.like(g), Signal.like(base)
-        m.d.sync += [s3_valid.eq(f2_valid & f2_last), s3_g.eq(f2_g), s3_base.eq(f2_base)]
+        # F6 accumulates; F7 hands the finished group's sums to the post-processor
+        hand = Signal()
+        hand_g, hand_base = Signal.like(g), Signal.like(base)
+        f6_valid, f6_last, f6_g, f6_base = stage(f5_valid, f5_last, f5_g, f5_base, name="f6")
+        assert MacLanes.LATENCY == 2
+        m.d.sync += [hand.eq(f6_valid & f6_last), hand_g.eq(f6_g), hand_base.eq(f6_base)]
         if self.hidden:
             m.submodules.rv = rv = RandomVectorGen(cfg, k)
-            m.d.comb += [rv.i_label.eq(self.i_label), rv.i_start.eq(fwd_start), rv.i_next.eq(s3_valid)]
+            m.d.comb += [rv.i_label.eq(self.i_label), rv.i_start.eq(fwd_start), rv.i_next.eq(hand)]
 
         # -- post-processing: one lane per cycle, in the P cycles after the hand-over ----------
         # One unit instead of P: the next group needs at least P slots to accumulate anyway, and
         # a simulator evaluates every unit in every cycle (P units were most of the engine's cycle).
+        # Four steps, registered: Q1 requantize, Q2 activation (and derivative), Q3 the
+        # modulatory signal (output layer: the error), Q4 the writes.
         acc_w = cfg.acc_format(k).width
         held = Signal(data.ArrayLayout(shape_of(cfg.acc_format(k)), P))  # sums; lane 0 is the next one
         busy, lane, post_g, post_base = Signal(), Signal(index_shape(P)), Signal.like(g), Signal.like(base)
@@ -311,8 +347,8 @@ class Layer(wiring.Component):
                 m.d.sync += held_bits.eq(held_bits >> 1)
             with m.If(lane == P - 1):
                 m.d.sync += busy.eq(0)
-        with m.If(s3_valid):  # after the shift above: a hand-over in a group's last post cycle wins
-            m.d.sync += [held.eq(mac.o_acc), busy.eq(1), lane.eq(0), post_g.eq(s3_g), post_base.eq(s3_base)]
+        with m.If(hand):  # after the shift above: a hand-over in a group's last post cycle wins
+            m.d.sync += [held.eq(mac.o_acc), busy.eq(1), lane.eq(0), post_g.eq(hand_g), post_base.eq(hand_base)]
             if self.hidden:
                 m.d.sync += held_bits.eq(rv.o_bits)
         with m.If(fwd_start):
@@ -320,88 +356,99 @@ class Layer(wiring.Component):
 
         acc_frac = cfg.acc_format(k).frac_bits
         m.submodules.requant = rq = Requantizer(shape_of(cfg.acc_format(k)), acc_frac, layer.preact)
+        m.d.comb += rq.i_value.eq(held[0])
+        bit = held_bits[0] if self.hidden else Const(0, 1)
+        q = (busy, lane, neuron, post_g, post_base, bit)
+        z2 = stage(rq.o_value, name="q2")                          # Q1 -> Q2: the pre-activation
+        q2 = stage(*q, name="q2")
         m.submodules.act = au = ActivationUnit(layer.activation, layer.preact, layer.act)
-        m.d.comb += [rq.i_value.eq(held[0]), au.i_z.eq(rq.o_value)]
-        real = neuron < layer.n_out
+        m.d.comb += au.i_z.eq(z2)
+        z3, y3, deriv3 = stage(z2, au.o_y, au.o_deriv, name="q3")   # Q2 -> Q3: the activation
+        q_valid, q_lane, q_neuron, q_g, q_base, q_bit = stage(*q2, name="q3")
+        real = q_neuron < layer.n_out
         if self.hidden:
-            sign = Mux(held_bits[0], Const(1, signed(2)), Const(-1, signed(2)))
-            delta = Mux(real & au.o_deriv, sign, 0)
+            sign = Mux(q_bit, Const(1, signed(2)), Const(-1, signed(2)))
+            delta = Mux(real & deriv3, sign, 0)
         else:
             m.submodules.error = eu = OutputError(layer)
-            m.d.comb += [eu.i_y.eq(au.o_y), eu.i_is_label.eq(neuron == self.i_label)]
+            m.d.comb += [eu.i_y.eq(y3), eu.i_is_label.eq(q_neuron == self.i_label)]
             delta = Mux(real, eu.o_delta, 0)
 
+        # Q3 -> Q4: the modulatory signal registered, then written
+        delta = stage(fit(delta, shape_of(dfmt)), name="q4")
+        q_valid, q_lane, q_neuron, q_g, q_base, z3, y3 = stage(q_valid, q_lane, q_neuron, q_g, q_base, z3, y3,
+                                                               name="q4")
+        real = q_neuron < layer.n_out
         # the group's results enter their words from the top; after lane P-1, lane 0 is at the bottom
-        last = busy & (lane == P - 1)
+        last = q_valid & (q_lane == P - 1)
         d_word = Signal(data.ArrayLayout(shape_of(dfmt), P))
         d_next = Cat(d_word.as_value()[dfmt.width:], fit(delta, shape_of(dfmt)))
-        with m.If(busy):
+        with m.If(q_valid):
             m.d.sync += d_word.eq(d_next)
-        m.d.comb += [d_wr.addr.eq(post_g), d_wr.en.eq(last), d_wr.data.eq(d_next)]
+        m.d.comb += [d_wr.addr.eq(q_g), d_wr.en.eq(last), d_wr.data.eq(d_next)]
         if self.hidden and not event:
             y_word = Signal(data.ArrayLayout(shape_of(layer.act), P))
-            y_next = Cat(y_word.as_value()[layer.act.width:], fit(au.o_y, shape_of(layer.act)))
-            with m.If(busy):
+            y_next = Cat(y_word.as_value()[layer.act.width:], fit(y3, shape_of(layer.act)))
+            with m.If(q_valid):
                 m.d.sync += y_word.eq(y_next)
-            m.d.comb += [y_wr.addr.eq(post_g), y_wr.en.eq(last), y_wr.data.eq(y_next)]
+            m.d.comb += [y_wr.addr.eq(q_g), y_wr.en.eq(last), y_wr.data.eq(y_next)]
         if self.hidden and event:
-            m.d.comb += [self.o_ev_clear.eq(fwd_start), self.o_ev_we.eq(busy & real & au.o_y.any()),
-                         self.o_ev_addr.eq(fit(neuron, self.o_ev_addr.shape())), self.o_ev_value.eq(au.o_y)]
+            m.d.comb += [self.o_ev_clear.eq(fwd_start), self.o_ev_we.eq(q_valid & real & y3.any()),
+                         self.o_ev_addr.eq(fit(q_neuron, self.o_ev_addr.shape())), self.o_ev_value.eq(y3)]
         if event:
             # active list: a group whose P deltas are not all zero, appended after its last lane
             any_delta = Signal()
             nonzero = fit(delta, shape_of(dfmt)).any()
-            any_next = Mux(lane == 0, nonzero, any_delta | nonzero)
-            with m.If(busy):
+            any_next = Mux(q_lane == 0, nonzero, any_delta | nonzero)
+            with m.If(q_valid):
                 m.d.sync += any_delta.eq(any_next)
             m.d.comb += [act_we.eq(last & any_next), a_wr.en.eq(act_we), a_wr.addr.eq(a_count),
-                         a_wr.data.g.eq(post_g), a_wr.data.base.eq(post_base)]
+                         a_wr.data.g.eq(q_g), a_wr.data.base.eq(q_base)]
             with m.If(fwd_start):
                 m.d.sync += a_count.eq(0)
             with m.Elif(act_we):
                 m.d.sync += a_count.eq(a_count + 1)
         m.d.comb += [
-            self.o_post_valid.eq(busy), self.o_post_first.eq(neuron == 0), self.o_post_index.eq(neuron),
-            self.o_post_z.eq(rq.o_value), self.o_post_real.eq(real),
+            self.o_post_valid.eq(q_valid), self.o_post_first.eq(q_neuron == 0), self.o_post_index.eq(q_neuron),
+            self.o_post_z.eq(z3), self.o_post_real.eq(real),
         ]
 
-        # -- U1: the visit's group and column: read its deltas --------------------------------
+        # -- U1: the visit's group reads its deltas; U2: the word's address ----------------------
         if event:
             u_group, u_base = a_rd.data.g, a_rd.data.base
         else:
             u_group, u_base = u1_a, u1_abase
         m.d.comb += d_rd.addr.eq(u_group)
-        u2_valid, u2_bias = Signal(), Signal()
-        u2_addr, u2_value = Signal(index_shape(self.depth)), Signal.like(value)
-        m.d.sync += [u2_valid.eq(u1_valid), u2_bias.eq(u1_bias), u2_value.eq(value),
-                     u2_addr.eq(u_base + column)]
+        u2_valid, u2_bias, u2_base = stage(u1_valid, u1_bias, u_base, name="u2")
+        u3_valid = stage(u2_valid, name="u3")
+        u3_addr = Signal(index_shape(self.depth))
+        m.d.sync += u3_addr.eq(u2_base + column)
 
-        # -- U2: the P weight changes (they do not need the old weights); read the word --------
+        # -- U2 -> U3: the P weight changes (they do not need the old weights) ----------------
         m.submodules.change = chg = self.change
-        m.d.comb += [chg.i_deltas.eq(d_rd.data), chg.i_act.eq(u2_value), chg.i_bias.eq(u2_bias)]
+        assert WeightChange.LATENCY == 1
+        m.d.comb += [chg.i_deltas.eq(d_rd.data), chg.i_act.eq(value), chg.i_bias.eq(u2_bias)]
         if chg.stochastic:
             m.d.comb += chg.i_words.eq(self.i_rng_words)
         if cfg.uses_stochastic():
-            m.d.comb += self.o_rng_advance.eq(u2_valid)   # every visit draws its P words
-        u_read = u2_valid & (chg.o_nonzero if event else 1)
-        u3_we, u3_addr = Signal(), Signal.like(u2_addr)
-        u3_dw = Signal(data.ArrayLayout(change_shape(cfg, k), P))
-        u3_lanes = Signal(P)                        # event: the lanes whose change is non-zero
-        m.d.sync += [u3_we.eq(u_read), u3_addr.eq(u2_addr), u3_dw.eq(chg.o_dw),
-                     u3_lanes.eq(Cat(*(chg.o_dw[p] != 0 for p in range(P))))]
-        f_addr = Signal(index_shape(self.depth))
-        m.d.comb += [
-            f_addr.eq(f1_base + column),
-            w_rd.addr.eq(Mux(f_read, f_addr, Mux(u_read, u2_addr, self.i_host_addr))),
-        ]
+            m.d.comb += self.o_rng_advance.eq(u3_valid)   # every visit draws its P words, in U3
+        u4_dw = Signal(data.ArrayLayout(change_shape(cfg, k), P))
+        u4_lanes = Signal(P)                        # event: the lanes whose change is non-zero
+        m.d.sync += [u4_we.eq(u3_valid & (chg.o_nonzero if event else 1)), u4_addr.eq(u3_addr),
+                     u4_dw.eq(chg.o_dw), u4_lanes.eq(Cat(*(chg.o_dw[p] != 0 for p in range(P))))]
 
-        # -- U3: write back ----------------------------------------------------------------------
+        # -- U4 .. U8: address registered (above) -> RAM read -> word registered -> add -> write --
+        u7_we, u7_addr, u7_dw, u7_lanes = u4_we, u4_addr, u4_dw, u4_lanes
+        for step in (5, 6, 7):
+            u7_we, u7_addr, u7_dw, u7_lanes = stage(u7_we, u7_addr, u7_dw, u7_lanes, name=f"u{step}")
         m.submodules.update = upd = UpdateLanes(cfg, k)
-        m.d.comb += [upd.i_weights.eq(w_rd.data), upd.i_dw.eq(u3_dw)]
+        m.d.comb += [upd.i_weights.eq(word), upd.i_dw.eq(u7_dw)]
+        u8_we, u8_addr, u8_lanes = stage(u7_we, u7_addr, u7_lanes, name="u8")
+        u8_data = stage(upd.o_weights, name="u8")
         all_lanes = Const((1 << P) - 1, P) if event else 1
-        with m.If(u3_we):
-            m.d.comb += [w_wr.addr.eq(u3_addr), w_wr.data.eq(upd.o_weights),
-                         w_wr.en.eq(u3_lanes if event else 1)]
+        with m.If(u8_we):
+            m.d.comb += [w_wr.addr.eq(u8_addr), w_wr.data.eq(u8_data),
+                         w_wr.en.eq(u8_lanes if event else 1)]
         with m.Elif(idle):
             m.d.comb += [w_wr.addr.eq(self.i_host_addr), w_wr.data.eq(self.i_host_wdata),
                          w_wr.en.eq(Mux(self.i_host_we, all_lanes, 0))]

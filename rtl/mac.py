@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,6 +18,11 @@ class MacLanes(wiring.Component):
 
     Twin: :func:`hwsim.twins.mac_step`. The bias column multiplies by the constant 1.0 of the
     input format (a shift), so the multipliers stay ``weight x input`` wide.
+
+    Two stages (:data:`LATENCY`): the products are registered (an FPGA's DSP output register),
+    then accumulated, so neither the multiplier nor the accumulator's adder and overflow lie on
+    a path with the other. The accumulation loop itself is one cycle: back-to-back columns need
+    no bubbles. ``o_acc`` holds a column's sum ``LATENCY`` cycles after it is presented.
 
     Parameters
     ----------
@@ -41,6 +46,9 @@ class MacLanes(wiring.Component):
         Registered sums.
     """
 
+    LATENCY = 2
+    """Cycles from a column at the inputs to its sum in ``o_acc``."""
+
     def __init__(self, cfg: EngineConfig, k: int):
         self.cfg, self.k = cfg, k
         layer = cfg.layers[k]
@@ -55,10 +63,14 @@ class MacLanes(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         one = self.cfg.bias_input(self.k)
+        en, first = Signal(), Signal()
+        m.d.sync += [en.eq(self.i_en), first.eq(self.i_first)]
         for p in range(self.cfg.lanes):
             w = self.i_weights[p]
             product = Mux(self.i_bias, w * one, w * self.i_act)
-            total = Mux(self.i_first, 0, self.o_acc[p]) + product
-            with m.If(self.i_en):
+            held = Signal(product.shape(), name=f"product{p}")
+            m.d.sync += held.eq(product)
+            total = Mux(first, 0, self.o_acc[p]) + held
+            with m.If(en):
                 m.d.sync += self.o_acc[p].eq(overflow(total, self.acc_fmt, m))
         return m

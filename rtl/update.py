@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -33,6 +33,11 @@ class WeightChange(wiring.Component):
     ``dW = -sign(delta) * sign(a)``. ``o_nonzero`` says whether any lane changes: the event
     schedule skips the read-modify-write of a word whose P changes are all zero.
 
+    Two steps (:data:`LATENCY` = 1 register): the products ``-delta * a`` (or the signs) are
+    registered, then rounded with the lane words of the *output* cycle, so the multiplier and the
+    rounding adder are never on one path. ``o_dw`` is the change of the inputs presented one
+    cycle earlier; ``i_words`` is read in the cycle ``o_dw`` is.
+
     Ports
     -----
     i_deltas : In(ArrayLayout(shape_of(cfg.delta_format(k)), P))
@@ -46,6 +51,9 @@ class WeightChange(wiring.Component):
     o_dw : Out(ArrayLayout(change_shape(cfg, k), P))
     o_nonzero : Out(1)
     """
+
+    LATENCY = 1
+    """Cycles from ``i_deltas`` / ``i_act`` / ``i_bias`` to ``o_dw``."""
 
     def __init__(self, cfg: EngineConfig, k: int):
         self.cfg, self.k = cfg, k
@@ -71,9 +79,13 @@ class WeightChange(wiring.Component):
         for p in range(cfg.lanes):
             delta = self.i_deltas[p]
             if layer.update_rule is UpdateRule.SIGN:
-                dw = -(sign(delta) * a_sign)
+                dw = Signal(signed(2), name=f"dw{p}")
+                m.d.sync += dw.eq(-(sign(delta) * a_sign))
             else:
-                product = -Mux(self.i_bias, delta * one, delta * self.i_act)
+                value = Mux(self.i_bias, delta * one, delta * self.i_act)
+                held = Signal(value.shape(), name=f"product{p}")
+                m.d.sync += held.eq(value)
+                product = -held          # negated after the register: one subtract with the rounding
                 rand = None
                 if self.stochastic:
                     used = min(drop, cfg.rng_lfsr_bits)

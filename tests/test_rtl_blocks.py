@@ -227,34 +227,49 @@ def test_mac_lanes_exhaustive_4bit(acc_bits, ovf, bias):
     inputs = list(range(a_fmt.min_raw, a_fmt.max_raw + 1)) + (["bias"] if bias else [])
     failures = []
 
-    async def step(ctx, model, w, a, first):
+    async def issue(ctx, model, w, a, first):
+        """Present one column (one cycle, enabled); the twin's sums after it."""
         is_bias = a == "bias"
+        ctx.set(dut.i_en, 1)
         ctx.set(dut.i_first, int(first))
         ctx.set(dut.i_bias, int(is_bias))
         ctx.set(dut.i_weights, w)
         ctx.set(dut.i_act, 0 if is_bias else a)
         await ctx.tick()
-        model = [twins.mac_step(model[p], w[p], 0 if is_bias else a, is_bias, first, cfg, k) for p in range(P)]
+        return [twins.mac_step(model[p], w[p], 0 if is_bias else a, is_bias, first, cfg, k) for p in range(P)]
+
+    async def drain(ctx, model, what):
+        """Idle until the last column's sum is out (MacLanes.LATENCY), then compare."""
+        ctx.set(dut.i_en, 0)
+        for _ in range(MacLanes.LATENCY - 1):
+            await ctx.tick()
         got = [ctx.get(dut.o_acc[p]) for p in range(P)]
         if got != model:
-            failures.append((w, a, first, got, model))
-        return model
+            failures.append((what, got, model))
 
     async def bench(ctx):
-        ctx.set(dut.i_en, 1)
-        # every weight x every input (and the bias), as a first column and accumulated twice more
+        # every weight x every input (and the bias), as a first column and accumulated twice more,
+        # each column alone (the pipeline drained after it)
         for wq in range(0, len(weights), P):
             w = weights[wq:wq + P]
             for a in inputs:
-                model = await step(ctx, [0] * P, w, a, True)
-                for _ in range(2):
-                    model = await step(ctx, model, w, a, False)
-        # walk the sum across the accumulator's max and min (sat_hi/over_hi/sat_lo/under_lo)
+                model = [0] * P
+                for n in range(3):
+                    model = await issue(ctx, model, w, a, n == 0)
+                    await drain(ctx, model, (w, a, n))
+        # walk the sum across the accumulator's max and min (sat_hi/over_hi/sat_lo/under_lo),
+        # one column per cycle back to back, as the layer issues them
         acc = cfg.acc_format(k)
         for w in ([w_fmt.max_raw] * P, [w_fmt.min_raw] * P):
-            model = await step(ctx, [0] * P, w, a_fmt.max_raw, True)
+            model = await issue(ctx, [0] * P, w, a_fmt.max_raw, True)
             for _ in range((acc.max_raw - acc.min_raw) // (w_fmt.max_raw * a_fmt.max_raw) + 3):
-                model = await step(ctx, model, w, a_fmt.max_raw, False)
+                model = await issue(ctx, model, w, a_fmt.max_raw, False)
+            await drain(ctx, model, ("walk", w[0]))
+        # every input in turn, back to back, each a first column every third cycle
+        model = [0] * P
+        for n, a in enumerate(inputs * 2):
+            model = await issue(ctx, model, weights[-P:], a, n % 3 == 0)
+        await drain(ctx, model, "back to back")
         # a disabled cycle holds the sum
         ctx.set(dut.i_en, 0)
         before = [ctx.get(dut.o_acc[p]) for p in range(P)]
@@ -301,7 +316,7 @@ def test_update_lanes(name, changes):
     cfg = variant(**base)
     k = 1 if name.startswith("output") else 0  # layer 1's input is hard_tanh's signed s1.3
     P, L = cfg.lanes, cfg.rng_lfsr_bits
-    dut = WeightChange(cfg, k)          # the change, then the write-back add, as the layer's U2 and U3
+    dut = WeightChange(cfg, k)          # the change, then the write-back add
     add = UpdateLanes(cfg, k)
     top = Module()
     top.submodules.change, top.submodules.add = dut, add
@@ -321,6 +336,7 @@ def test_update_lanes(name, changes):
             ctx.set(dut.i_act, 0 if is_bias else a)
             for delta in deltas:
                 ctx.set(dut.i_deltas, [delta] * P)
+                await ctx.tick()            # WeightChange.LATENCY: the products registered
                 for wq in range(0, len(weights), P):
                     lane_w = (weights[wq:wq + P] + weights[:P])[:P]
                     ctx.set(add.i_weights, lane_w)
@@ -337,7 +353,8 @@ def test_update_lanes(name, changes):
                         if got != want or got_dw != changes or ctx.get(dut.o_nonzero) != any(changes):
                             failures.append((a, delta, lane_w, lane_words, got, want, got_dw, changes))
 
-    simulate(top, bench)
+    assert WeightChange.LATENCY == 1
+    simulate(top, bench, clocked=True)
     assert not failures, failures[:5]
 
 
