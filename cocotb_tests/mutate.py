@@ -75,11 +75,10 @@ MUTANTS = (
            (("rtl/mac.py", "product = Mux(self.i_bias, w * one, w * self.i_act)",
              "product = Mux(self.i_bias, w * (one >> 1), w * self.i_act)"),)),
     Mutant("acc_not_cleared", "accumulator not cleared at a neuron's first column",
-           (("rtl/mac.py", "total = Mux(self.i_first, 0, self.o_acc[p]) + product",
-             "total = self.o_acc[p] + product"),)),
+           (("rtl/mac.py", "total = Mux(first, 0, self.o_acc[p]) + held",
+             "total = self.o_acc[p] + held"),)),
     Mutant("update_sign", "weight update has the wrong sign (+delta * a)",
-           (("rtl/update.py", "product = -Mux(self.i_bias, delta * one, delta * self.i_act)",
-             "product = Mux(self.i_bias, delta * one, delta * self.i_act)"),)),
+           (("rtl/update.py", "product = -held", "product = held"),)),
     Mutant("randvec_row_skew", "DRTP vector rows start one LFSR step late (off-by-one start state)",
            (("hwsim/params.py", "cfg.random_seeds[k], label * cfg.layers[k].n_out)",
              "cfg.random_seeds[k], label * cfg.layers[k].n_out + 1)"),)),
@@ -88,8 +87,8 @@ MUTANTS = (
              "return [rng_word(cfg, start + p + 1) for p in range(cfg.lanes)]"),)),
     # -- the event schedule (docs/engine.md §11) ----------------------------------------------
     Mutant("event_dropped", "event: a hidden neuron in lane 0 of its group never becomes an event of the next layer",
-           (("rtl/layer.py", "self.o_ev_we.eq(busy & real & au.o_y.any())",
-             "self.o_ev_we.eq(busy & real & au.o_y.any() & (lane != 0))"),)),
+           (("rtl/layer.py", "self.o_ev_we.eq(q_valid & real & y3.any())",
+             "self.o_ev_we.eq(q_valid & real & y3.any() & (q_lane != 0))"),)),
     Mutant("event_duplicated", "event: the serializer writes the first event of every beat twice",
            (("rtl/engine.py", "rest = mask & (mask - 1)", "rest = Mux(accept, mask, mask & (mask - 1))"),)),
     Mutant("event_wrong_address", "event: an input event's column address is one too high",
@@ -104,9 +103,9 @@ MUTANTS = (
            (("rtl/update.py", "self.o_nonzero.eq(self.o_dw.as_value().any())",
              "self.o_nonzero.eq(self.o_dw.as_value()[len(self.o_dw[0]):].any())"),)),
     Mutant("rng_on_skipped_work", "event: the lane RNG also advances on forward slots (skipped update work)",
-           (("rtl/layer.py", "self.o_rng_advance.eq(u2_valid)", "self.o_rng_advance.eq(u2_valid | f2_valid)"),)),
+           (("rtl/layer.py", "self.o_rng_advance.eq(u3_valid)", "self.o_rng_advance.eq(u3_valid | f2_valid)"),)),
     Mutant("rng_not_on_done_work", "event: the lane RNG advances only on visits that write (not on every visit)",
-           (("rtl/layer.py", "self.o_rng_advance.eq(u2_valid)", "self.o_rng_advance.eq(u2_valid & chg.o_nonzero)"),)),
+           (("rtl/layer.py", "self.o_rng_advance.eq(u3_valid)", "self.o_rng_advance.eq(u3_valid & chg.o_nonzero)"),)),
 )
 
 # (label, config, schedule, golden set, cocotb test filter), run in order until one catches the mutant

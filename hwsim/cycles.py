@@ -17,16 +17,16 @@ from .config import EngineConfig
 __all__ = ["FWD_PIPE", "UPD_TAIL", "FINISH", "SampleCounts", "forward_slots", "load_cycles",
            "sample_cycles", "dense_counts", "COUNT_FIELDS"]
 
-FWD_PIPE = 10
+FWD_PIPE = 11
 """Forward steps after a group's last slot is issued, each ending in a register (docs/engine.md
-§5.2): column read, column registered, weight address, weight RAM read, weight word registered,
-products, accumulate, hand-over, requantize, activation, modulatory signal; the post-processor's
+§5.2): column read, column registered, weight address (registered in its RAM bank), weight RAM
+read, bank output registered, weight word selected, products, accumulate, hand-over, requantize, activation, modulatory signal; the post-processor's
 last step (the writes) is the group's P-th cycle after the modulatory signal's first, so the tail is
 FWD_PIPE + P. Earlier groups' post-processing overlaps the next group's slots."""
-UPD_TAIL = 8
-"""Update steps after the last visit is issued: column and group registered, delta read and word
-address, weight changes, address registered, weight RAM read, word registered, add and overflow,
-write back."""
+UPD_TAIL = 9
+"""Update steps after the last visit is issued: column and group registered with the delta read,
+products and word address, rounding with the lane words, address registered in its bank, weight RAM
+read, bank output registered, word selected, add and overflow into the bank's write registers, write."""
 FINISH = 1
 """The cycle that raises ``done`` before the engine accepts the next sample."""
 

@@ -7,7 +7,9 @@
 Writes ``drtp_engine.v`` (plain Verilog-2005 from :func:`amaranth.back.verilog.convert`, the weight
 RAMs loaded with ``$readmemh``), ``layer<k>_weights.hex`` (initial weights, one RAM word per
 line, lane 0 in the low bits; ``--weights RUN`` puts a training run's weights there and resets
-the stochastic-rounding lanes to its word counter, so the engine continues that run),
+the stochastic-rounding lanes to its word counter, so the engine continues that run; a RAM of
+more than one bank (:mod:`rtl.weight_ram`) loads ``layer<k>_weights_bank<b>.hex``, the same
+lines in slices of 2,048),
 ``layer<k>_randvec.hex`` (ROM contents or, for LFSR vectors, the per-class start states) and
 ``manifest.json`` (ports, parameters, formats, memories, cycles). Bad input: one sentence, exit 2.
 """
@@ -34,6 +36,7 @@ from .engine import DrtpEngine
 from .arith import index_shape
 from .layer import weight_words
 from .schedule import input_beats, phases, scaling_formula
+from .weight_ram import BANK_WORDS, bank_sizes
 
 __all__ = ["TOP", "build_config", "generate", "manifest", "use_readmemh", "load_weights", "main"]
 
@@ -122,7 +125,9 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int | None, files: dict, 
             "memories": {
                 "weights": {"depth": G * n_cols, "width": P * layer.weight.width,
                             "bits": G * n_cols * P * layer.weight.width, "address": "g * n_cols + i",
-                            "lane_bits": layer.weight.width, "init": files.get(f"layer{k}_weights")},
+                            "lane_bits": layer.weight.width, "init": files.get(f"layer{k}_weights"),
+                            "banks": [{"depth": n, "init": files.get(f"layer{k}_weights_bank{b}")}
+                                      for b, n in enumerate(bank_sizes(G * n_cols))]},
                 "deltas": {"depth": G, "width": P * cfg.delta_format(k).width},
                 **({"activations": {"depth": G, "width": P * layer.act.width}}
                    if not cfg.is_output(k) and not cfg.is_event else {}),
@@ -206,9 +211,18 @@ def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = T
     for k, layer in enumerate(cfg.layers):
         name = f"layer{k}_weights.hex"
         words = [_pack(w, layer.weight.width) for w in weight_words(cfg, k, weights[k])]
-        write_atomic(out / name, _hex_lines(words, cfg.lanes * layer.weight.width))
+        width = cfg.lanes * layer.weight.width
+        write_atomic(out / name, _hex_lines(words, width))
         files[f"layer{k}_weights"] = name
-        loads[f"{TOP}.layer{k}", "weights"] = init_path + name if init_weights else None
+        # the RAM is banked (rtl.weight_ram): one file per bank, the whole layer's file when it is one bank
+        sizes = bank_sizes(cfg.groups(k) * cfg.n_cols(k))
+        for b, n in enumerate(sizes):
+            bank_file = name
+            if len(sizes) > 1:
+                bank_file = f"layer{k}_weights_bank{b}.hex"
+                write_atomic(out / bank_file, _hex_lines(words[b * BANK_WORDS:b * BANK_WORDS + n], width))
+            files[f"layer{k}_weights_bank{b}"] = bank_file
+            loads[f"{TOP}.layer{k}.weights", f"bank{b}"] = init_path + bank_file if init_weights else None
         if not cfg.is_output(k):
             name = f"layer{k}_randvec.hex"
             if cfg.random_source is RandomSource.ROM:

@@ -17,6 +17,7 @@ from .randvec import RandomVectorGen
 from .requant import Requantizer
 from .schedule import UPD_TAIL, fwd_tail
 from .update import UpdateLanes, WeightChange, change_shape
+from .weight_ram import WeightRam
 
 __all__ = ["Layer", "weight_words"]
 
@@ -143,10 +144,8 @@ class Layer(wiring.Component):
         dfmt = cfg.delta_format(k)
         event = self.event
 
-        m.submodules.weights = wmem = memory.Memory(
-            shape=data.ArrayLayout(shape_of(layer.weight), P), depth=max(2, self.depth), init=self.init_words, attrs=RAM_ATTRS)
         # event: one write enable per lane, so a word write drives only the lanes whose weight changes
-        w_rd, w_wr = wmem.read_port(), wmem.write_port(granularity=1 if event else None)
+        m.submodules.weights = ram = WeightRam(self.depth, shape_of(layer.weight), P, event, self.init_words)
         m.submodules.deltas = dmem = memory.Memory(
             shape=data.ArrayLayout(shape_of(dfmt), P), depth=max(2, G), init=[], attrs=RAM_ATTRS)
         d_rd, d_wr = dmem.read_port(), dmem.write_port()
@@ -255,20 +254,23 @@ class Layer(wiring.Component):
 
         # -- the pipelines (docs/engine.md §5.2, hwsim.cycles): a register after every step --------
         # Forward, per slot: F0 column read, F1 column registered, F2 weight address added and
-        # registered, F3 weight RAM read, F4 weight word registered, F5 products (MacLanes stage 1),
-        # F6 accumulate (stage 2), F7 hand-over, then the post-processor Q1 requantize, Q2
-        # activation, Q3 modulatory signal, Q4 writes. Update, per visit: U0 column and group
-        # read, U1 registered (and the group's delta read), U2 products (WeightChange stage 1) and
-        # the word's address, U3 rounding with the lane words, U4 address registered (a word
-        # with no change stops here), U5 weight RAM read, U6 word registered, U7 add and
-        # overflow, U8 write. Each step's logic is one of: a RAM access, a multiply, an add, or
+        # registered in its RAM bank, F3 weight RAM read, F4 bank output registered, F5 word
+        # selected and registered, F6 products (MacLanes stage 1), F7 accumulate (stage 2), F8
+        # hand-over, then the post-processor Q1 requantize, Q2 activation, Q3 modulatory signal,
+        # Q4 writes. Update, per visit: U0 column and group read, U1 registered (and the group's
+        # delta read), U2 products (WeightChange stage 1) and the word's address, U3 rounding with
+        # the lane words, U4 address registered in its bank (a word with no change stops here),
+        # U5 weight RAM read, U6 bank output registered, U7 word registered, U8 add and overflow
+        # into the bank's write registers, U9 write (rtl.weight_ram). Each step's logic is one of: a RAM access, a multiply, an add, or
         # a compare/select, and the weight RAM (chip-wide on an FPGA: 196 block RAMs for the
         # paper size) only ever sees registers.
         m.d.comb += [
             self.o_src_index.eq(Mux(is_data, s, 0)),
             self.o_src_lane.eq(Mux(is_data, il, 0) if not event else 0),
             self.o_src_word.eq(Mux(is_data, iw, 0) if not event else 0),
-            self.o_host_rdata.eq(w_rd.data),
+            self.o_host_rdata.eq(ram.o_host_rdata),
+            ram.i_idle.eq(idle), ram.i_host_addr.eq(self.i_host_addr), ram.i_host_we.eq(self.i_host_we),
+            ram.i_host_wdata.eq(self.i_host_wdata),
         ]
         if event:
             m.d.comb += a_rd.addr.eq(a)
@@ -297,22 +299,18 @@ class Layer(wiring.Component):
         f2_valid, f2_read, f2_first, f2_last, f2_bias, f2_g, f2_base = stage(
             f1_valid, f1_valid & (f1_data | f1_bias), f1_first, f1_last, f1_bias, f1_g, f1_base, name="f2")
 
-        # the weight RAM's read address: forward (F2) or update (U4) words, or the host's while idle
-        rd_addr = Signal(index_shape(self.depth))
+        # the weight RAM's read requests: forward words (F2) or update words (U4); the word is
+        # in ram.o_rdata WeightRam.READ_LATENCY cycles later (F6 / U8)
         u4_we = Signal()
         u4_addr = Signal(index_shape(self.depth))
-        with m.If(f2_read):
-            m.d.sync += rd_addr.eq(f2_base + column)
-        with m.Elif(u4_we):
-            m.d.sync += rd_addr.eq(u4_addr)
-        m.d.comb += w_rd.addr.eq(Mux(idle, self.i_host_addr, rd_addr))
-        word = Signal.like(w_rd.data)                # F4 / U6: the weight word, registered
-        m.d.sync += word.eq(w_rd.data)
+        m.d.comb += [ram.i_re.eq(f2_read | u4_we), ram.i_raddr.eq(Mux(f2_read, f2_base + column, u4_addr))]
+        word = ram.o_rdata
+        assert WeightRam.READ_LATENCY == 4
 
-        # F3 .. F5: address registered -> RAM read -> word registered -> MAC stage 1
+        # F3 .. F6: bank address registered -> RAM read -> bank output registered -> word registered
         f5_valid, f5_first, f5_last, f5_bias, f5_value, f5_g, f5_base = (
             f2_valid, f2_first, f2_last, f2_bias, value, f2_g, f2_base)
-        for step in (3, 4, 5):
+        for step in (3, 4, 5, 6):
             f5_valid, f5_first, f5_last, f5_bias, f5_value, f5_g, f5_base = stage(
                 f5_valid, f5_first, f5_last, f5_bias, f5_value, f5_g, f5_base, name=f"f{step}")
         m.submodules.mac = mac = MacLanes(cfg, k)
@@ -323,7 +321,7 @@ class Layer(wiring.Component):
         # F6 accumulates; F7 hands the finished group's sums to the post-processor
         hand = Signal()
         hand_g, hand_base = Signal.like(g), Signal.like(base)
-        f6_valid, f6_last, f6_g, f6_base = stage(f5_valid, f5_last, f5_g, f5_base, name="f6")
+        f6_valid, f6_last, f6_g, f6_base = stage(f5_valid, f5_last, f5_g, f5_base, name="f7")
         assert MacLanes.LATENCY == 2
         m.d.sync += [hand.eq(f6_valid & f6_last), hand_g.eq(f6_g), hand_base.eq(f6_base)]
         if self.hidden:
@@ -439,17 +437,11 @@ class Layer(wiring.Component):
 
         # -- U4 .. U8: address registered (above) -> RAM read -> word registered -> add -> write --
         u7_we, u7_addr, u7_dw, u7_lanes = u4_we, u4_addr, u4_dw, u4_lanes
-        for step in (5, 6, 7):
+        for step in (5, 6, 7, 8):
             u7_we, u7_addr, u7_dw, u7_lanes = stage(u7_we, u7_addr, u7_dw, u7_lanes, name=f"u{step}")
+        # U8: add and overflow, into the bank's write registers; U9: the write
         m.submodules.update = upd = UpdateLanes(cfg, k)
-        m.d.comb += [upd.i_weights.eq(word), upd.i_dw.eq(u7_dw)]
-        u8_we, u8_addr, u8_lanes = stage(u7_we, u7_addr, u7_lanes, name="u8")
-        u8_data = stage(upd.o_weights, name="u8")
-        all_lanes = Const((1 << P) - 1, P) if event else 1
-        with m.If(u8_we):
-            m.d.comb += [w_wr.addr.eq(u8_addr), w_wr.data.eq(u8_data),
-                         w_wr.en.eq(u8_lanes if event else 1)]
-        with m.Elif(idle):
-            m.d.comb += [w_wr.addr.eq(self.i_host_addr), w_wr.data.eq(self.i_host_wdata),
-                         w_wr.en.eq(Mux(self.i_host_we, all_lanes, 0))]
+        m.d.comb += [upd.i_weights.eq(word), upd.i_dw.eq(u7_dw),
+                     ram.i_we.eq(Mux(u7_we, u7_lanes if event else 1, 0)), ram.i_waddr.eq(u7_addr),
+                     ram.i_wdata.eq(upd.o_weights)]
         return m

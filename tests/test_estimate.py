@@ -195,7 +195,7 @@ def test_estimate_training_costs_more_than_inference():
     r = estimate(load_config("small"))
     assert r["energy_nj_train"] > r["energy_nj_inference"] > 0
     assert r["learning_overhead"]["area_pct_model"] > 0
-    assert r["cycles"] == {"inference": 664, "train": 1299}   # hwsim.cycles of a dense sample
+    assert r["cycles"] == {"inference": 666, "train": 1303}   # hwsim.cycles of a dense sample
     assert r["per_sample"]["train"]["energy_nj"] == {"mean": r["energy_nj_train"], "p50": r["energy_nj_train"],
                                                      "p99": r["energy_nj_train"]}
     assert markdown_table([r]).count("\n") == 3
@@ -266,7 +266,8 @@ CLI_ERRORS = [  # (arguments, -o case or None, the one sentence after "error: ")
     (["--vdd", "-1"], None, "argument --vdd: must be a number > 0, not -1 (see --help)"),
     (["--node", "nan"], None, "argument --node: must be a number > 0, not nan (see --help)"),
     (["--synth", "--steps", "bogus"], None,
-     "argument --steps: must be a comma-separated subset of gates,ecp5,fmax,ice40,ice40-fmax, not 'bogus' (see --help)"),
+     "argument --steps: must be a comma-separated subset of gates,ecp5,fmax,ice40,ice40-fmax, not 'bogus' "
+     "(see --help)"),
     (["--synth", "--steps", "gates,"], None,
      "argument --steps: must be a comma-separated subset of gates,ecp5,fmax,ice40,ice40-fmax, not '' (see --help)"),
     ([], "file", "-o '{out}' is a file, not a folder; give a folder path"),

@@ -91,14 +91,15 @@ def test_generates_verilog_init_files_and_manifest(tmp_path, capsys):
     man = json.loads((out / "manifest.json").read_text())
     cfg = dataclasses.replace(load_config("small"), lanes=8)
     assert man["top"] == "drtp_engine" and man["parameters"]["lanes"] == 8
-    # 8 beats; layer 0: 4 groups x 65 columns; layer 1: 2 groups x 33; forward tail 3 + P (weight read,
-    # MAC, hand-over, then the last group's lanes post-processed one per cycle), update tail 3; finish
+    # 8 beats; layer 0: 4 groups x 65 columns; layer 1: 2 groups x 33; forward tail 11 + P (the
+    # pipeline steps to the modulatory signal, then the last group's lanes one per cycle), update
+    # tail 9; finish
     assert man["cycles"]["schedule"] == "dense"
-    assert man["cycles"]["train"] == cycles(cfg, True) == 8 + (260 + 11) + (260 + 3) + (66 + 11) + (66 + 3) + 1
-    assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + 271 + 77 + 1
+    assert man["cycles"]["train"] == cycles(cfg, True) == 8 + (260 + 19) + (260 + 9) + (66 + 19) + (66 + 9) + 1
+    assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + 279 + 85 + 1
     verilog = (out / man["verilog"]).read_text()
     assert "module drtp_engine(" in verilog and "always_ff" not in verilog and "logic " not in verilog
-    assert 'initial $readmemh("layer0_weights.hex", weights);' in verilog
+    assert 'initial $readmemh("layer0_weights.hex", bank0);' in verilog
     ports = {p["name"]: p for p in man["ports"]}
     assert ports["sample__payload"]["fields"]["pixels"] == {"offset": 0, "width": 64}
     assert ports["sample__payload"]["fields"]["label"]["offset"] == 64
