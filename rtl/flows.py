@@ -70,7 +70,7 @@ def synth_generic(build: Path, top: str) -> dict:
     commands = [
         f"synth -top {top} -flatten -noabc -run begin:fine",
         "opt -fast -full",
-        "memory_map t:$mem_v2 n:*weights %i %n t:$mem_v2 %i",  # every RAM but the weight RAMs
+        "memory_map t:$mem_v2 n:*weights* %i %n t:$mem_v2 %i",  # every RAM but the weight RAMs (and their banks)
         "opt -full", "techmap", "opt -fast",
         "hierarchy -check", "check -assert",
     ]
@@ -120,7 +120,9 @@ def run_all(build: Path, steps=STEPS, progress=None) -> dict:
     if "ecp5" in results:
         ecp5 = results["ecp5"]
         ecp5["weight_bram_lower_bound"] = expected_bram(manifest)
-        weights = {f"layer{k}.weights": ecp5["bram_by_memory"].get(f"layer{k}.weights", 0)
+        # a banked weight RAM is memories layer<k>.weights.bank<b> (rtl.weight_ram)
+        weights = {f"layer{k}.weights": sum(n for name, n in ecp5["bram_by_memory"].items()
+                                            if name == f"layer{k}.weights" or name.startswith(f"layer{k}.weights."))
                    for k in range(len(manifest["layers"]))}
         ecp5["weight_bram"] = weights
         ecp5["weights_in_bram"] = all(weights.values()) and sum(weights.values()) >= expected_bram(manifest)

@@ -45,7 +45,9 @@ def test_lint_synth_and_block_ram(builds, name, lanes, need_tool):
     need_tool("yosys")
     res = flows.run_all(builds(name, lanes))
     assert res["lint"]["ok"], res["lint"]["warnings"][:5]
-    assert res["synth"]["ok"] and res["synth"]["cells_by_type"].get("$mem_v2") == 2  # the two weight RAMs
+    man = json.loads((builds(name, lanes) / "manifest.json").read_text())
+    banks = sum(len(layer["memories"]["weights"]["banks"]) for layer in man["layers"])
+    assert res["synth"]["ok"] and res["synth"]["cells_by_type"].get("$mem_v2") == banks  # the weight RAMs' banks
     ecp5 = res["ecp5"]
     assert ecp5["weights_in_bram"], ecp5["weight_bram"]
     assert ecp5["bram_DP16KD"] >= ecp5["weight_bram_lower_bound"]
@@ -61,35 +63,51 @@ module tb;
                   .wport__layer(layer), .wport__addr(addr), .wport__wdata({{{dwp}{{1'b0}}}}), .wport__we(1'b0),
                   .wport__re(re), .wport__rdata(rdata), .wport__rvalid(rvalid));
   always #5 clk = ~clk;
-  integer k, a;
   initial begin
     @(posedge clk); #1 rst = 0; re = 1;
-    for (k = 0; k < {layers}; k = k + 1)
-      for (a = 0; a < 3; a = a + 1) begin
-        layer = k; addr = a; @(posedge clk); #1 $display("%0d %0d %h", k, a, rdata);
-      end
+{reads}
     $finish;
   end
 endmodule
 """
+READ = "    layer = {k}; addr = {a}; @(posedge clk); #1 $display(\"%0d %0d %h\", {k}, {a}, rdata);"
+
+
+def _read_back(build, need_tool, addresses) -> None:
+    """Read ``addresses`` (per layer) through the weight port in Icarus; each word equals its .hex line."""
+    iverilog = need_tool("iverilog")
+    man = json.loads((build / "manifest.json").read_text())
+    ports = {p["name"]: p["width"] for p in man["ports"]}
+    reads = "\n".join(READ.format(k=k, a=a) for k in range(len(man["layers"])) for a in addresses(k, man))
+    (build / "tb.v").write_text(TB.format(
+        lw=ports["wport__layer"] - 1, aw=ports["wport__addr"] - 1, dw=ports["wport__rdata"] - 1,
+        pw=ports["sample__payload"], dwp=ports["wport__wdata"], reads=reads))
+    run(iverilog, ["-g2005", "-o", "tb.vvp", "tb.v", "drtp_engine.v"], build)
+    out = run(iverilog.parent / "vvp", ["-n", "tb.vvp"], build).output
+    got = [line.split() for line in out.splitlines() if line[:1].isdigit()]
+    assert len(got) == sum(len(addresses(k, man)) for k in range(len(man["layers"])))
+    for k, a, word in got:
+        hex_lines = (build / man["layers"][int(k)]["memories"]["weights"]["init"]).read_text().split()
+        assert int(word, 16) == int(hex_lines[int(a)], 16), (k, a)
 
 
 def test_verilog_loads_the_weight_hex_files(builds, need_tool):
     """The $readmemh'd RAMs hold the .hex words: read a few back through the weight port in Icarus."""
-    iverilog = need_tool("iverilog")
-    build = builds("small", None)
-    man = json.loads((build / "manifest.json").read_text())
-    ports = {p["name"]: p["width"] for p in man["ports"]}
-    (build / "tb.v").write_text(TB.format(
-        lw=ports["wport__layer"] - 1, aw=ports["wport__addr"] - 1, dw=ports["wport__rdata"] - 1,
-        pw=ports["sample__payload"], dwp=ports["wport__wdata"], layers=len(man["layers"])))
-    run(iverilog, ["-g2005", "-o", "tb.vvp", "tb.v", "drtp_engine.v"], build)
-    out = run(iverilog.parent / "vvp", ["-n", "tb.vvp"], build).output
-    got = [line.split() for line in out.splitlines() if line[:1].isdigit()]
-    assert len(got) == 3 * len(man["layers"])
-    for k, a, word in got:
-        hex_lines = (build / man["layers"][int(k)]["memories"]["weights"]["init"]).read_text().split()
-        assert int(word, 16) == int(hex_lines[int(a)], 16)
+    _read_back(builds("small", None), need_tool, lambda k, man: (0, 1, 2))
+
+
+@pytest.mark.slow
+def test_banked_ram_loads_each_bank_file(builds, need_tool):
+    """Paper size: layer 0 is 13 banks, each from its own .hex slice; the first and last word of every bank."""
+    def addresses(k, man):
+        starts, out = 0, []
+        for bank in man["layers"][k]["memories"]["weights"]["banks"]:
+            out += [starts, starts + bank["depth"] - 1]
+            starts += bank["depth"]
+        return out
+    build = builds("paper-784-500-10", 16)
+    assert len(json.loads((build / "manifest.json").read_text())["layers"][0]["memories"]["weights"]["banks"]) == 13
+    _read_back(build, need_tool, addresses)
 
 
 def _flows_exit(argv) -> int:
