@@ -48,6 +48,7 @@ class EnginePorts:
     cycles_train: int         # dense: clock cycles per sample, first beat to done, stream never stalling
     cycles_infer: int         # (event: the most a sample takes; each sample's own come from the golden counts)
     event: bool               # schedule: event (the load serializes non-zero pixels, one per cycle)
+    host_read_latency: int    # cycles from wport re to rdata / rvalid
 
     @property
     def beats(self) -> int:
@@ -95,7 +96,8 @@ def manifest_ports(m: dict) -> dict:
     return dict(pixel_lsb=int(fields["pixels"]["offset"]), label_lsb=int(fields["label"]["offset"]),
                 label_width=int(fields["label"]["width"]), train_lsb=int(fields["train"]["offset"]),
                 signals=dict(PORT_NAMES), cycles_train=int(cycles["train"]),
-                cycles_infer=int(cycles["inference"]), event=cycles.get("schedule", "dense") == "event")
+                cycles_infer=int(cycles["inference"]), event=cycles.get("schedule", "dense") == "event",
+                host_read_latency=int(m.get("parameters", {}).get("host_read_latency", 1)))
 
 
 @dataclass
@@ -186,16 +188,19 @@ class EngineTB:
         """Read layer k back through the host port as canonical ``(n_out, n_cols)`` raw weights."""
         p = self.p
         P, G, n_cols, width = p.lanes, p.groups[k], p.n_cols[k], p.w_width[k]
-        n = G * n_cols
+        n, lag = G * n_cols, p.host_read_latency
         words = [0] * n
         self.w_layer.value = k
-        self.w_re.value = 1
-        for addr in range(n):
-            self.w_addr.value = addr
-            await FallingEdge(self.clk)       # the rising edge in between read the word
-            if not self.w_rvalid.value:
-                raise AssertionError(f"weight port: rvalid low one cycle after reading layer {k} address {addr}")
-            words[addr] = int(self.w_rdata.value)
+        for cycle in range(n + lag - 1):      # one read per cycle; each word arrives `lag` cycles later
+            self.w_re.value = int(cycle < n)
+            self.w_addr.value = min(cycle, n - 1)
+            await FallingEdge(self.clk)       # the rising edge in between moved the reads on
+            addr = cycle + 1 - lag
+            if bool(self.w_rvalid.value) != (0 <= addr < n):
+                raise AssertionError(f"weight port: rvalid is {int(self.w_rvalid.value)} {lag} cycles after "
+                                     f"reading layer {k} address {addr}")
+            if addr >= 0:
+                words[addr] = int(self.w_rdata.value)
         self.w_re.value = 0
         mask = (1 << width) - 1
         out = np.zeros((G * P, n_cols), dtype=np.int64)

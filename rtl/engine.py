@@ -14,8 +14,12 @@ from .events import DenseColumns, EventBuffer
 from .layer import Layer
 from .rng import LaneRng
 from .schedule import input_beats
+from .weight_ram import WeightRam
 
-__all__ = ["DrtpEngine", "sample_layout", "weight_port_signature"]
+__all__ = ["DrtpEngine", "sample_layout", "weight_port_signature", "HOST_READ_LATENCY"]
+
+HOST_READ_LATENCY = WeightRam.READ_LATENCY
+"""Cycles from a host read (``wport.re``) to its word in ``wport.rdata`` (with ``rvalid``)."""
 
 
 def sample_layout(cfg: EngineConfig) -> data.StructLayout:
@@ -71,7 +75,8 @@ class DrtpEngine(wiring.Component):
     wport : Out(weight_port_signature(cfg))
         Weight load / read-back while not busy. ``layer`` selects the RAM, ``addr`` = ``g * n_cols + i``,
         a word holds neuron ``g * P + p`` in lane p (``weight.width`` bits each, lane 0 lowest).
-        ``we`` writes ``wdata`` now; ``re`` returns the word in ``rdata`` with ``rvalid`` the next cycle.
+        ``we`` writes ``wdata`` now; ``re`` returns the word in ``rdata`` with ``rvalid``
+        :data:`HOST_READ_LATENCY` cycles later (reads may be issued every cycle).
     """
 
     def __init__(self, cfg: EngineConfig, weights=None, rng_word: int = 0):
@@ -196,14 +201,20 @@ class DrtpEngine(wiring.Component):
         m.d.comb += self.busy.eq(~host)
 
         # -- host weight port ------------------------------------------------------------------
+        # reads go through the weight RAM's read pipeline: rvalid and the layer select follow them
         port = self.wport
-        rsel = Signal.like(port.layer)
-        m.d.sync += [self.wport.rvalid.eq(host & port.re), rsel.eq(port.layer)]
+        valid, rsel = host & port.re, port.layer
+        for step in range(HOST_READ_LATENCY):
+            valid_q, rsel_q = Signal(name=f"rvalid{step + 1}"), Signal.like(port.layer, name=f"rsel{step + 1}")
+            m.d.sync += [valid_q.eq(valid), rsel_q.eq(rsel)]
+            valid, rsel = valid_q, rsel_q
+        m.d.comb += self.wport.rvalid.eq(valid)
         for k, layer in enumerate(layers):
             m.d.comb += [
                 layer.i_host_addr.eq(fit(port.addr, layer.i_host_addr.shape())),
                 layer.i_host_wdata.eq(fit(port.wdata, len(layer.i_host_wdata.as_value()))),
                 layer.i_host_we.eq(host & port.we & (port.layer == k)),
+                layer.i_host_re.eq(host & port.re & (port.layer == k)),
             ]
         rdata = Array(fit(layer.o_host_rdata.as_value(), len(port.rdata)) for layer in layers)
         m.d.comb += port.rdata.eq(rdata[rsel])

@@ -32,7 +32,7 @@ from hwsim.formats import ConfigError
 from hwsim.params import initial_weights, lane_reset_words, random_start_state, random_vectors
 from hwsim.run_dir import SavedRun, load_run
 
-from .engine import DrtpEngine
+from .engine import HOST_READ_LATENCY, DrtpEngine
 from .arith import index_shape
 from .layer import weight_words
 from .schedule import input_beats, phases, scaling_formula
@@ -151,6 +151,7 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int | None, files: dict, 
             "random_source": cfg.random_source.value, "random_lfsr_bits": cfg.random_lfsr_bits,
             "random_seeds": list(cfg.random_seeds), "rng_lfsr_bits": cfg.rng_lfsr_bits,
             "rng_seed": cfg.rng_seed, "stochastic": cfg.uses_stochastic(),
+            "host_read_latency": HOST_READ_LATENCY,
             "rng_word": rng_word,
             "rng_lane_reset": lane_reset_words(cfg, rng_word) if cfg.uses_stochastic() else [],
         },

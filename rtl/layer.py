@@ -94,9 +94,11 @@ class Layer(wiring.Component):
     o_rng_advance : Out(1), i_rng_words : In(ArrayLayout(unsigned(rng_lfsr_bits), P))
         Stochastic configs: the lane words were used by a visit this cycle; the words (if this layer uses them).
     i_host_addr : In(index_shape(G * n_cols)), i_host_wdata : In(ArrayLayout(weight, P)), i_host_we : In(1)
-        Host access to the weight RAM while idle (write now; read data next cycle).
+    i_host_re : In(1)
+        Host access to the weight RAM while idle: write now; a read's word is in ``o_host_rdata``
+        :data:`rtl.weight_ram.WeightRam.READ_LATENCY` cycles later.
     o_host_rdata : Out(ArrayLayout(shape_of(weight), P))
-        Weight RAM read data.
+        Weight RAM read data (the pipeline's word register).
     """
 
     def __init__(self, cfg: EngineConfig, k: int, weights=None):
@@ -122,6 +124,7 @@ class Layer(wiring.Component):
             "o_post_index": Out(index_shape(layer.n_out + P)),
             "o_post_z": Out(shape_of(layer.preact)), "o_post_real": Out(1),
             "i_host_addr": In(index_shape(self.depth)), "i_host_wdata": In(wlay), "i_host_we": In(1),
+            "i_host_re": In(1),
             "o_host_rdata": Out(wlay),
         }
         if self.hidden and self.event:
@@ -268,7 +271,7 @@ class Layer(wiring.Component):
             self.o_src_index.eq(Mux(is_data, s, 0)),
             self.o_src_lane.eq(Mux(is_data, il, 0) if not event else 0),
             self.o_src_word.eq(Mux(is_data, iw, 0) if not event else 0),
-            self.o_host_rdata.eq(ram.o_host_rdata),
+            self.o_host_rdata.eq(ram.o_rdata),
             ram.i_idle.eq(idle), ram.i_host_addr.eq(self.i_host_addr), ram.i_host_we.eq(self.i_host_we),
             ram.i_host_wdata.eq(self.i_host_wdata),
         ]
@@ -303,7 +306,8 @@ class Layer(wiring.Component):
         # in ram.o_rdata WeightRam.READ_LATENCY cycles later (F6 / U8)
         u4_we = Signal()
         u4_addr = Signal(index_shape(self.depth))
-        m.d.comb += [ram.i_re.eq(f2_read | u4_we), ram.i_raddr.eq(Mux(f2_read, f2_base + column, u4_addr))]
+        m.d.comb += [ram.i_re.eq(f2_read | u4_we | (idle & self.i_host_re)),
+                     ram.i_raddr.eq(Mux(f2_read, f2_base + column, Mux(u4_we, u4_addr, self.i_host_addr)))]
         word = ram.o_rdata
         assert WeightRam.READ_LATENCY == 4
 

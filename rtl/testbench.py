@@ -14,7 +14,7 @@ from amaranth.sim import Simulator
 
 from hwsim.config import EngineConfig
 
-from .engine import DrtpEngine
+from .engine import HOST_READ_LATENCY, DrtpEngine
 from .layer import weight_words
 from .schedule import input_beats
 
@@ -67,13 +67,16 @@ class EngineBench:
         P, G, n_cols, width = cfg.lanes, cfg.groups(k), cfg.n_cols(k), cfg.layers[k].weight.width
         out = np.zeros((G * P, n_cols), dtype=np.int64)
         ctx.set(port.layer, k)
-        ctx.set(port.re, 1)
-        for addr in range(G * n_cols):
-            ctx.set(port.addr, addr)
-            await ctx.tick()  # testbenches see the state after the edge: the word read at addr
-            assert ctx.get(port.rvalid)
-            g, i = divmod(addr, n_cols)
-            out[g * P:(g + 1) * P, i] = _unpack(ctx.get(port.rdata), width, P)
+        n, lag = G * n_cols, HOST_READ_LATENCY
+        for cycle in range(n + lag):       # one read per cycle; each word arrives `lag` cycles later
+            ctx.set(port.re, cycle < n)
+            ctx.set(port.addr, min(cycle, n - 1))
+            await ctx.tick()  # testbenches see the state after the edge
+            addr = cycle + 1 - lag
+            assert ctx.get(port.rvalid) == (0 <= addr < n), f"rvalid at read {addr} of layer {k}"
+            if 0 <= addr < n:
+                g, i = divmod(addr, n_cols)
+                out[g * P:(g + 1) * P, i] = _unpack(ctx.get(port.rdata), width, P)
         ctx.set(port.re, 0)
         return out[: cfg.layers[k].n_out]
 

@@ -36,8 +36,9 @@ class WeightRam(wiring.Component):
     (A+1), the bank's output registered (A+2), selected and registered (A+3): ``o_rdata`` holds it in
     cycle A + :data:`READ_LATENCY`. Write: ``i_waddr`` / ``i_wdata`` / ``i_we`` (one enable per lane
     with ``granularity``) in cycle W are registered in their bank and written at the end of W+1.
-    While ``i_idle``, the host's address goes to every bank directly: ``i_host_we`` writes now, and
-    ``o_host_rdata`` is the word at ``i_host_addr`` one cycle later, as with one plain RAM.
+    While ``i_idle``, the host's write goes to its bank directly (``i_host_we`` writes now); the host
+    reads through ``i_re`` / ``i_raddr`` like the pipeline (one select of the banks' outputs, not
+    two: each is 2,048 wires across the die at paper size).
 
     Parameters
     ----------
@@ -70,7 +71,7 @@ class WeightRam(wiring.Component):
             "i_idle": In(1),
             "i_re": In(1), "i_raddr": In(addr), "o_rdata": Out(word),
             "i_we": In(lanes if lane_enables else 1), "i_waddr": In(addr), "i_wdata": In(word),
-            "i_host_addr": In(addr), "i_host_we": In(1), "i_host_wdata": In(word), "o_host_rdata": Out(word),
+            "i_host_addr": In(addr), "i_host_we": In(1), "i_host_wdata": In(word),
         })
 
     def _split(self, addr):
@@ -88,7 +89,7 @@ class WeightRam(wiring.Component):
         r_bank, r_low = self._split(self.i_raddr)
         w_bank, w_low = self._split(self.i_waddr)
         h_bank, h_low = self._split(self.i_host_addr)
-        outs, raws = [], []
+        outs = []
         for b, size in enumerate(self.sizes):
             init = self.init[b * self.bank_words:b * self.bank_words + size]
             mem = memory.Memory(shape=word, depth=size, init=init, attrs=RAM_ATTRS)
@@ -109,13 +110,12 @@ class WeightRam(wiring.Component):
             m.d.sync += out.eq(rd.data)
             host_hit = h_bank == b
             m.d.comb += [
-                rd.addr.eq(Mux(self.i_idle, h_low[:len(addr)], addr)),
+                rd.addr.eq(addr),
                 wr.addr.eq(Mux(self.i_idle, h_low[:len(waddr)], waddr)),
                 wr.data.eq(Mux(self.i_idle, self.i_host_wdata, wdata)),
                 wr.en.eq(Mux(self.i_idle, Mux(self.i_host_we & host_hit, all_lanes, 0), wen)),
             ]
             outs.append(out)
-            raws.append(rd.data)
         # the bank select follows the request: bank registered (A), read (A+1), output registered (A+2)
         sel = r_bank
         for step in range(3):
@@ -123,7 +123,4 @@ class WeightRam(wiring.Component):
             m.d.sync += nxt.eq(sel)
             sel = nxt
         m.d.sync += self.o_rdata.eq(Array(o.as_value() for o in outs)[sel] if n_banks > 1 else outs[0])
-        hsel = Signal(h_bank.shape())
-        m.d.sync += hsel.eq(h_bank)
-        m.d.comb += self.o_host_rdata.eq(Array(r.as_value() for r in raws)[hsel] if n_banks > 1 else raws[0])
         return m

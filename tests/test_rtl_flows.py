@@ -70,7 +70,8 @@ module tb;
   end
 endmodule
 """
-READ = "    layer = {k}; addr = {a}; @(posedge clk); #1 $display(\"%0d %0d %h\", {k}, {a}, rdata);"
+READ = ("    layer = {k}; addr = {a}; @(posedge clk); #1 re = 0; repeat ({lag}) @(posedge clk); "
+        "#1 $display(\"%0d %0d %h\", {k}, {a}, rdata); re = 1;")
 
 
 def _read_back(build, need_tool, addresses) -> None:
@@ -78,7 +79,8 @@ def _read_back(build, need_tool, addresses) -> None:
     iverilog = need_tool("iverilog")
     man = json.loads((build / "manifest.json").read_text())
     ports = {p["name"]: p["width"] for p in man["ports"]}
-    reads = "\n".join(READ.format(k=k, a=a) for k in range(len(man["layers"])) for a in addresses(k, man))
+    lag = man["parameters"]["host_read_latency"] - 1
+    reads = "\n".join(READ.format(k=k, a=a, lag=lag) for k in range(len(man["layers"])) for a in addresses(k, man))
     (build / "tb.v").write_text(TB.format(
         lw=ports["wport__layer"] - 1, aw=ports["wport__addr"] - 1, dw=ports["wport__rdata"] - 1,
         pw=ports["sample__payload"], dwp=ports["wport__wdata"], reads=reads))

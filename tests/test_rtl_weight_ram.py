@@ -29,14 +29,21 @@ def test_weight_ram_matches_an_array(depth, bank_words, lane_enables):
     def word():
         return [int(v) for v in rng.integers(-16, 16, P)]
 
-    async def bench(ctx):
-        # idle: every word read back through the host port (one cycle later), then rewritten
-        ctx.set(dut.i_idle, 1)
-        for a in range(depth):
-            ctx.set(dut.i_host_addr, a)
+    async def read_all(ctx, what):
+        """Every word through the read pipeline, one request per cycle (as the host reads)."""
+        for cycle in range(depth + WeightRam.READ_LATENCY - 1):
+            ctx.set(dut.i_re, cycle < depth)
+            ctx.set(dut.i_raddr, min(cycle, depth - 1))
             await ctx.tick()
-            if [ctx.get(dut.o_host_rdata[p]) for p in range(P)] != model[a]:
-                failures.append(("host read", a))
+            a = cycle + 1 - WeightRam.READ_LATENCY
+            if a >= 0 and [ctx.get(dut.o_rdata[p]) for p in range(P)] != model[a]:
+                failures.append((what, a))
+        ctx.set(dut.i_re, 0)
+
+    async def bench(ctx):
+        # idle: every word read back, then rewritten through the host's direct write
+        ctx.set(dut.i_idle, 1)
+        await read_all(ctx, "host read")
         for a in range(depth):
             w = word()
             ctx.set(dut.i_host_addr, a)
@@ -81,11 +88,7 @@ def test_weight_ram_matches_an_array(depth, bank_words, lane_enables):
             model[a] = [v[p] if (not lane_enables or mk >> p & 1) else model[a][p] for p in range(P)]
         # idle again: everything the pipeline wrote is there
         ctx.set(dut.i_idle, 1)
-        for a in range(depth):
-            ctx.set(dut.i_host_addr, a)
-            await ctx.tick()
-            if [ctx.get(dut.o_host_rdata[p]) for p in range(P)] != model[a]:
-                failures.append(("host read after", a))
+        await read_all(ctx, "host read after")
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
