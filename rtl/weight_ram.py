@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Shape, Signal
+from amaranth.hdl import Const, Module, Mux, Shape, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,8 +29,10 @@ class WeightRam(wiring.Component):
     register driving all of them, and one select of their outputs into one register, were the
     paper-size engine's critical paths (block RAM clock-to-out plus a 13-to-1 select across the
     die: 16.5 ns). Here each bank has its own address and write registers, loaded only when an
-    access goes to that bank (so synthesis cannot merge the copies), and its own output register;
-    the bank select is one step later.
+    access goes to that bank (so synthesis cannot merge the copies), and its own output register,
+    which holds 0 unless its bank was read; the word is the OR of the output registers one step
+    later (a registered bank select fanned out to every bit was the next critical path: 12 ns of
+    routing).
 
     Read: the address presented with ``i_re`` in cycle A is registered in its bank (end of A), read
     (A+1), the bank's output registered (A+2), selected and registered (A+3): ``o_rdata`` holds it in
@@ -83,7 +85,6 @@ class WeightRam(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n_banks = len(self.sizes)
         word = data.ArrayLayout(self.lane_shape, self.lanes)
         all_lanes = (1 << self.lanes) - 1 if self.lane_enables else 1
         r_bank, r_low = self._split(self.i_raddr)
@@ -106,8 +107,12 @@ class WeightRam(wiring.Component):
             with m.If(self.i_we.any() & hit):
                 m.d.sync += [waddr.eq(w_low[:len(waddr)]), wdata.eq(self.i_wdata)]
             m.d.sync += wen.eq(Mux(hit, self.i_we, 0))
-            out = Signal(word, name=f"rdata{b}")            # this bank's output register
-            m.d.sync += out.eq(rd.data)
+            # this bank's output register holds its word only after a read of this bank, else 0, so
+            # the banks' outputs are OR-ed: no select signal fans out to every bit across the die
+            hit1, hit2 = Signal(name=f"rhit{b}_1"), Signal(name=f"rhit{b}_2")
+            m.d.sync += [hit1.eq(self.i_re & (r_bank == b)), hit2.eq(hit1)]
+            out = Signal(word, name=f"rdata{b}")
+            m.d.sync += out.eq(Mux(hit2, rd.data, 0))
             host_hit = h_bank == b
             m.d.comb += [
                 rd.addr.eq(addr),
@@ -116,11 +121,9 @@ class WeightRam(wiring.Component):
                 wr.en.eq(Mux(self.i_idle, Mux(self.i_host_we & host_hit, all_lanes, 0), wen)),
             ]
             outs.append(out)
-        # the bank select follows the request: bank registered (A), read (A+1), output registered (A+2)
-        sel = r_bank
-        for step in range(3):
-            nxt = Signal(r_bank.shape(), name=f"rsel{step + 1}")
-            m.d.sync += nxt.eq(sel)
-            sel = nxt
-        m.d.sync += self.o_rdata.eq(Array(o.as_value() for o in outs)[sel] if n_banks > 1 else outs[0])
+        # address registered in its bank (A), read (A+1), output registered (A+2), OR of the banks (A+3)
+        word_bits = outs[0].as_value()
+        for out in outs[1:]:
+            word_bits = word_bits | out.as_value()
+        m.d.sync += self.o_rdata.eq(word_bits)
         return m
