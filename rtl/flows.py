@@ -70,7 +70,7 @@ def synth_generic(build: Path, top: str) -> dict:
     commands = [
         f"synth -top {top} -flatten -noabc -run begin:fine",
         "opt -fast -full",
-        "memory_map t:$mem_v2 n:*weights* %i %n t:$mem_v2 %i",  # every RAM but the weight RAMs (and their banks)
+        "memory_map t:$mem_v2 n:*weights* n:bank* %u %i %n t:$mem_v2 %i",  # every RAM but the weight RAMs (banks)
         "opt -full", "techmap", "opt -fast",
         "hierarchy -check", "check -assert",
     ]

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FlowError", "ToolMissing", "Tool", "TOOLS", "find_tool", "tool_dir", "run", "RunResult",
+__all__ = ["FlowError", "ToolMissing", "ToolTimeout", "Tool", "TOOLS", "find_tool", "tool_dir", "run", "RunResult",
            "tools_required", "REQUIRE_ENV"]
 
 REQUIRE_ENV = "DRTP_REQUIRE_TOOLS"
@@ -44,6 +44,10 @@ class FlowError(RuntimeError):
 
 class ToolMissing(FlowError):
     """No pinned tool and none named: the one case a test may skip (unless :func:`tools_required`)."""
+
+
+class ToolTimeout(FlowError):
+    """A tool ran past its time limit and was stopped (a caller may then try it another way)."""
 
 
 def _venv_bin() -> list[Path]:
@@ -179,7 +183,8 @@ def run(tool: str | Path, args: Sequence[str], cwd: str | Path, log: str | Path 
     """Run ``tool`` (a name in :data:`TOOLS`, found by :func:`find_tool`, or an executable path) in ``cwd``.
 
     Its output goes to ``log`` too (relative to ``cwd``) when given. A non-zero exit, a timeout or a
-    failed start raises :class:`FlowError`: ``"<tool> <step> failed (exit N):"`` and the last lines.
+    failed start raises :class:`FlowError`: ``"<tool> <step> failed (exit N):"`` and the last lines
+    (a timeout: :class:`ToolTimeout`, a subclass).
     """
     exe = find_tool(tool) if isinstance(tool, str) and tool in TOOLS else Path(tool)
     what = " ".join(x for x in (tool if isinstance(tool, str) else exe.name, step) if x)
@@ -188,7 +193,7 @@ def run(tool: str | Path, args: Sequence[str], cwd: str | Path, log: str | Path 
         proc = subprocess.run([str(exe), *map(str, args)], cwd=cwd, capture_output=True, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise FlowError(f"{what} did not finish within {timeout:g} s (in {cwd})") from None
+        raise ToolTimeout(f"{what} did not finish within {timeout:g} s (in {cwd})") from None
     except OSError as exc:
         raise FlowError(f"{what} could not be started ({exe}): {exc.strerror or exc}") from None
     output = proc.stdout + proc.stderr

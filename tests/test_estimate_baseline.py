@@ -67,8 +67,9 @@ def test_paper_model_matches_baseline(spec):
 
 @pytest.mark.slow
 def test_paper_synthesis_matches_baseline(tmp_path, need_tool):
-    """Generic gates + synth_ecp5 of 784-500-10 (~3-5 min on 2 shared cores); place and route (~11 min,
-    Fmax in the baseline file) is left to ``python -m rtl.estimate --synth --config paper-784-500-10@8+dense``."""
+    """Generic gates + synth_ecp5 of 784-500-10 (~3-5 min on 2 shared cores); place and route (7-9 min with
+    router2, Fmax in the baseline file) is left to
+    ``python -m rtl.estimate --synth --config paper-784-500-10@8+dense``."""
     need_tool("yosys")
     cfg = variant(PAPER_DENSE)
     res = estimate(cfg, run_synthesis(cfg, tmp_path / "paper", ("gates", "ecp5")))

@@ -16,8 +16,9 @@ from . import synth
 
 __all__ = ["STEPS", "run_synthesis"]
 
-STEPS = ("gates", "ecp5", "fmax", "ice40")
-"""Synthesis steps: generic gates (yosys), synth_ecp5, nextpnr-ecp5 Fmax (runs synth_ecp5 too), synth_ice40."""
+STEPS = ("gates", "ecp5", "fmax", "ice40", "ice40-fmax")
+"""Synthesis steps: generic gates (yosys), synth_ecp5, nextpnr-ecp5 Fmax (runs synth_ecp5 too), synth_ice40,
+nextpnr-ice40 Fmax (runs synth_ice40 too). Each step's result is saved under its own name."""
 
 
 RTL_SOURCES = Path(__file__).resolve().parent.parent
@@ -82,9 +83,15 @@ def run_synthesis(cfg: EngineConfig, out: Path, steps=STEPS, regenerate: bool = 
                 res["fmax"] = synth.pnr_ecp5(out, res["ecp5"]["bram_dp16kd"])
             except FlowError as exc:
                 res["fmax"] = {"skipped": str(exc).splitlines()[0]}
-    if "ice40" in steps:
+    if "ice40" in steps or "ice40-fmax" in steps:
         with _step(progress, f"{name}: ice40 (yosys synth_ice40)"):
             res["ice40"] = synth.synth_ice40(out)
+    if "ice40-fmax" in steps:
+        with _step(progress, f"{name}: ice40-fmax (nextpnr-ice40 place and route)"):
+            try:
+                res["ice40-fmax"] = synth.pnr_ice40(out)
+            except FlowError as exc:
+                res["ice40-fmax"] = {"skipped": str(exc).splitlines()[0]}
     res["wall_seconds"] = round(time.monotonic() - t0, 1)
     write_json_atomic(out / "estimate_synth.json", res, indent=1)
     return res

