@@ -335,8 +335,8 @@ all) 46,142 of 53,742 arcs were still unrouted, with the batches slowing down (4
 the 45 CPU-minutes the previous measurement was stopped at. router2 (negotiated congestion) routes the same
 placement in 385 s: 8.5 min in all instead of > 45, Fmax 47.8 MHz. On the small engine it takes as long
 (11-15 s) and its Fmax is 2-4 % below router1's (docs/estimate.md, "Place and route time: router2").
-router2 does not always converge, though (banked weight RAMs: overuse stuck near 5,000 wires), hence
-:data:`PNR_ROUTER2_BUDGET_S`."""
+router2 does not always converge, though (banked weight RAMs of commit 2983363: overuse stuck near 5,000
+wires), hence :data:`PNR_ROUTER2_BUDGET_S`."""
 
 PNR_ROUTER2_BUDGET_S = 1200
 """Seconds nextpnr-ecp5 gets with router2 (placement included; 8.5 min on the paper-size engine where it
