@@ -264,9 +264,9 @@ class Layer(wiring.Component):
         # delta read), U2 products (WeightChange stage 1) and the word's address, U3 rounding with
         # the lane words, U4 address registered in its bank (a word with no change stops here),
         # U5 weight RAM read, U6 bank output registered, U7 word registered, U8 add and overflow
-        # into the bank's write registers, U9 write (rtl.weight_ram). Each step's logic is one of: a RAM access, a multiply, an add, or
-        # a compare/select, and the weight RAM (chip-wide on an FPGA: 196 block RAMs for the
-        # paper size) only ever sees registers.
+        # into the bank's write registers, U9 write (rtl.weight_ram). Each step's logic is one of:
+        # a RAM access, a multiply, an add, or a compare/select, and the weight RAM (chip-wide on
+        # an FPGA: 196 block RAMs for the paper size) only ever sees registers.
         m.d.comb += [
             self.o_src_index.eq(Mux(is_data, s, 0)),
             self.o_src_lane.eq(Mux(is_data, il, 0) if not event else 0),
@@ -278,11 +278,14 @@ class Layer(wiring.Component):
         if event:
             m.d.comb += a_rd.addr.eq(a)
 
-        def stage(*signals, name: str):
-            """Registered copies of ``signals`` (one pipeline step later)."""
-            out = [Signal(v.shape() if isinstance(v, data.View) else Value.cast(v).shape(), name=f"{name}_{i}")
-                   for i, v in enumerate(signals)]
-            m.d.sync += [o.eq(v) for o, v in zip(out, signals)]
+        def stage(*signals, name: str, steps: int = 1):
+            """Registered copies of ``signals``, ``steps`` pipeline steps later."""
+            out = list(signals)
+            for step in range(steps):
+                regs = [Signal(v.shape() if isinstance(v, data.View) else Value.cast(v).shape(),
+                               name=f"{name}_{step}_{i}") for i, v in enumerate(out)]
+                m.d.sync += [r.eq(v) for r, v in zip(regs, out)]
+                out = regs
             return out if len(out) > 1 else out[0]
 
         # F1 / U1: the column's address and value arrive; registered
@@ -309,25 +312,22 @@ class Layer(wiring.Component):
         m.d.comb += [ram.i_re.eq(f2_read | u4_we | (idle & self.i_host_re)),
                      ram.i_raddr.eq(Mux(f2_read, f2_base + column, Mux(u4_we, u4_addr, self.i_host_addr)))]
         word = ram.o_rdata
-        assert WeightRam.READ_LATENCY == 4
 
-        # F3 .. F6: bank address registered -> RAM read -> bank output registered -> word registered
-        f5_valid, f5_first, f5_last, f5_bias, f5_value, f5_g, f5_base = (
-            f2_valid, f2_first, f2_last, f2_bias, value, f2_g, f2_base)
-        for step in (3, 4, 5, 6):
-            f5_valid, f5_first, f5_last, f5_bias, f5_value, f5_g, f5_base = stage(
-                f5_valid, f5_first, f5_last, f5_bias, f5_value, f5_g, f5_base, name=f"f{step}")
+        # F3 .. F5: bank address registered -> RAM read -> bank output registered -> word registered;
+        # F6: the products (MacLanes stage 1)
+        f6_valid, f6_first, f6_last, f6_bias, f6_value, f6_g, f6_base = stage(
+            f2_valid, f2_first, f2_last, f2_bias, value, f2_g, f2_base, name="f6", steps=WeightRam.READ_LATENCY)
         m.submodules.mac = mac = MacLanes(cfg, k)
         m.d.comb += [
-            mac.i_en.eq(f5_valid), mac.i_first.eq(f5_first), mac.i_bias.eq(f5_bias),
-            mac.i_weights.eq(word), mac.i_act.eq(f5_value),   # a bubble adds w * 0
+            mac.i_en.eq(f6_valid), mac.i_first.eq(f6_first), mac.i_bias.eq(f6_bias),
+            mac.i_weights.eq(word), mac.i_act.eq(f6_value),   # a bubble adds w * 0
         ]
-        # F6 accumulates; F7 hands the finished group's sums to the post-processor
+        # F7 accumulates (MacLanes stage 2); F8 hands the finished group's sums to the post-processor
         hand = Signal()
         hand_g, hand_base = Signal.like(g), Signal.like(base)
-        f6_valid, f6_last, f6_g, f6_base = stage(f5_valid, f5_last, f5_g, f5_base, name="f7")
+        f7_valid, f7_last, f7_g, f7_base = stage(f6_valid, f6_last, f6_g, f6_base, name="f7")
         assert MacLanes.LATENCY == 2
-        m.d.sync += [hand.eq(f6_valid & f6_last), hand_g.eq(f6_g), hand_base.eq(f6_base)]
+        m.d.sync += [hand.eq(f7_valid & f7_last), hand_g.eq(f7_g), hand_base.eq(f7_base)]
         if self.hidden:
             m.submodules.rv = rv = RandomVectorGen(cfg, k)
             m.d.comb += [rv.i_label.eq(self.i_label), rv.i_start.eq(fwd_start), rv.i_next.eq(hand)]
@@ -439,13 +439,12 @@ class Layer(wiring.Component):
         m.d.sync += [u4_we.eq(u3_valid & (chg.o_nonzero if event else 1)), u4_addr.eq(u3_addr),
                      u4_dw.eq(chg.o_dw), u4_lanes.eq(Cat(*(chg.o_dw[p] != 0 for p in range(P))))]
 
-        # -- U4 .. U8: address registered (above) -> RAM read -> word registered -> add -> write --
-        u7_we, u7_addr, u7_dw, u7_lanes = u4_we, u4_addr, u4_dw, u4_lanes
-        for step in (5, 6, 7, 8):
-            u7_we, u7_addr, u7_dw, u7_lanes = stage(u7_we, u7_addr, u7_dw, u7_lanes, name=f"u{step}")
+        # -- U4 .. U7: address registered in its bank (above) -> RAM read -> bank output -> word --
+        u8_we, u8_addr, u8_dw, u8_lanes = stage(u4_we, u4_addr, u4_dw, u4_lanes, name="u8",
+                                                steps=WeightRam.READ_LATENCY)
         # U8: add and overflow, into the bank's write registers; U9: the write
         m.submodules.update = upd = UpdateLanes(cfg, k)
-        m.d.comb += [upd.i_weights.eq(word), upd.i_dw.eq(u7_dw),
-                     ram.i_we.eq(Mux(u7_we, u7_lanes if event else 1, 0)), ram.i_waddr.eq(u7_addr),
+        m.d.comb += [upd.i_weights.eq(word), upd.i_dw.eq(u8_dw),
+                     ram.i_we.eq(Mux(u8_we, u8_lanes if event else 1, 0)), ram.i_waddr.eq(u8_addr),
                      ram.i_wdata.eq(upd.o_weights)]
         return m
