@@ -9,21 +9,32 @@ preceding rising edge has settled, so the same code is race-free under Icarus an
 
 The port map (names, payload fields, word layout, cycle counts) comes from the RTL generator's
 manifest (:class:`EnginePorts`), so one bench serves every config.
+
+Observation (``monitor``): at every sample's ``done`` the bench reads the HDL observers of the
+bench top: the stream monitor (valid & ready handshakes = the sample's beats, ``ready`` never high
+while ``busy``, one ``done`` and one ``pred_valid`` per sample, one ``rvalid`` per host read) and,
+given the config, the layer probes (pre-activations, activations, modulatory signals).
+Stimulus is strict where the contract allows: pixel lanes past ``n_in`` and the label/train
+fields of every beat but the last carry random junk (the engine must ignore them), padding lanes
+of the weight RAM are loaded with random weights (they must keep them), and ``host_noise`` drives
+random weight-port writes and reads in every cycle the engine is busy (it must ignore them).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
+
+from checker import Checker, Mismatch
+from monitor import Counts, Internals, LayerProbes, StreamMonitor
 
 __all__ = ["EnginePorts", "EngineTB", "Mismatch", "SampleRecord", "Checker", "ManifestError", "PORT_NAMES"]
 
@@ -106,21 +117,17 @@ class SampleRecord:
     prediction: int
     cycles: int          # first beat taken .. done, inclusive
     wall: float          # wall seconds the simulator spent on it
-
-
-@dataclass
-class Mismatch:
-    """The first difference found, as one sentence (what the pytest side shows)."""
-
-    text: str
-    details: dict = field(default_factory=dict)
+    counts: Counts | None = None          # stream monitor: what happened since the previous done
+    internals: Internals | None = None    # layer probes, read in the done cycle
+    reads: int = 0                        # host-port reads the bench issued since the previous done
 
 
 class EngineTB:
     """Owns clock, reset, the input-stream driver, the done monitor and the weight-port model."""
 
-    def __init__(self, dut, ports: EnginePorts, seed: int = 1):
+    def __init__(self, dut, ports: EnginePorts, seed: int = 1, cfg=None):
         self.dut, self.p = dut, ports
+        self.seed = seed
         s = ports.signals
         self.clk, self.rst = getattr(dut, s["clk"]), getattr(dut, s["rst"])
         self.valid, self.ready = getattr(dut, s["sample_valid"]), getattr(dut, s["sample_ready"])
@@ -132,6 +139,17 @@ class EngineTB:
         self.w_re, self.w_rdata, self.w_rvalid = (getattr(dut, s["w_re"]), getattr(dut, s["w_rdata"]),
                                                   getattr(dut, s["w_rvalid"]))
         self.rng = random.Random(seed)
+        self.junk = random.Random(seed + 0x5EED)    # payload junk, padding weights, host-port noise
+        self.mon = StreamMonitor(dut)
+        self.probes = LayerProbes(dut, cfg) if cfg is not None else None
+        self.last_counts = Counts()
+        self.reads = 0            # host reads issued since the previous done
+        self.padding: dict[int, np.ndarray] = {}   # layer -> the padding rows loaded (G*P - n_out, n_cols)
+        self.context = "before the first sample"   # names the sample in port messages
+        self._pending: list[int] | None = None      # the next sample's beats, its first one held valid
+        # protocol coverage: per beat position, idle cycles inserted before it (stall) and cycles it
+        # waited, valid, for ready (backpressure); beat 0 also waits while the engine is busy
+        self.cov = {"stall": [0] * ports.beats, "backpressure": [0] * ports.beats, "observe": True}
         # The bench top (hdl/drtp_tb.v) makes the clock; a bare engine gets cocotb's C++ (GPI) clock.
         self.hdl_clock = os.environ.get("DRTP_HDL_CLOCK") == "1"
         self.period_ns = 10
@@ -148,22 +166,28 @@ class EngineTB:
         await self.reset()
 
     async def reset(self) -> None:
-        """Two reset cycles; the bench top delays ``rst`` by one flip-flop, so one more cycle follows."""
+        """Two reset cycles; the bench top delays ``rst`` by one flip-flop, so one more cycle follows.
+
+        The stream and the weight port are quiet first (a beat held valid would be taken after it)."""
+        self.valid.value = self.w_we.value = self.w_re.value = 0
         self.rst.value = 1
         await ClockCycles(self.clk, 2)
         self.rst.value = 0
         await FallingEdge(self.clk)
         await FallingEdge(self.clk)
+        self.last_counts, self.reads, self._pending = self.mon.read(), 0, None
 
     def now_cycles(self) -> int:
         return int(cocotb.utils.get_sim_time("ns") // self.period_ns)
 
     # -- weight port (host side; the engine must be idle) -----------------------------------------
-    def _words(self, k: int, w: np.ndarray) -> list[int]:
+    def _words(self, k: int, w: np.ndarray, padding: np.ndarray | None = None) -> list[int]:
         p = self.p
         P, G, n_cols, width = p.lanes, p.groups[k], p.n_cols[k], p.w_width[k]
         full = np.zeros((G * P, n_cols), dtype=np.int64)
         full[: p.n_out[k]] = w
+        if padding is not None:
+            full[p.n_out[k]:] = padding
         u = (full & ((1 << width) - 1)).tolist()
         words = []
         for g in range(G):
@@ -174,18 +198,34 @@ class EngineTB:
                 words.append(word)
         return words
 
-    async def write_weights(self, k: int, w: np.ndarray) -> None:
-        """Load canonical ``(n_out, n_cols)`` raw weights into layer k (one word per cycle)."""
+    def padding_junk(self, k: int) -> np.ndarray:
+        """Random weights for layer k's padding lanes (neurons ``n_out .. G*P-1``), kept to compare."""
+        p = self.p
+        lo, hi = -(1 << (p.w_width[k] - 1)), (1 << (p.w_width[k] - 1)) - 1
+        rows = p.groups[k] * p.lanes - p.n_out[k]
+        return np.array([[self.junk.randint(lo, hi) for _ in range(p.n_cols[k])] for _ in range(rows)],
+                        dtype=np.int64).reshape(rows, p.n_cols[k])
+
+    async def write_weights(self, k: int, w: np.ndarray, padding: np.ndarray | None = None) -> None:
+        """Load canonical ``(n_out, n_cols)`` raw weights into layer k (one word per cycle).
+
+        ``padding``: the padding lanes' rows (default 0); remembered for :meth:`read_weights`.
+        """
+        self.padding[k] = (np.zeros((self.p.groups[k] * self.p.lanes - self.p.n_out[k], self.p.n_cols[k]),
+                                    dtype=np.int64) if padding is None else padding)
         self.w_layer.value = k
-        for addr, word in enumerate(self._words(k, w)):
+        for addr, word in enumerate(self._words(k, w, self.padding[k])):
             self.w_addr.value = addr
             self.w_wdata.value = word
             self.w_we.value = 1
             await FallingEdge(self.clk)
         self.w_we.value = 0
 
-    async def read_weights(self, k: int) -> np.ndarray:
-        """Read layer k back through the host port as canonical ``(n_out, n_cols)`` raw weights."""
+    async def read_weights(self, k: int, padding: bool = False):
+        """Read layer k back through the host port as canonical ``(n_out, n_cols)`` raw weights.
+
+        With ``padding``, returns ``(weights, padding rows)``: the lanes past ``n_out`` too.
+        """
         p = self.p
         P, G, n_cols, width = p.lanes, p.groups[k], p.n_cols[k], p.w_width[k]
         n, lag = G * n_cols, p.host_read_latency
@@ -197,11 +237,13 @@ class EngineTB:
             await FallingEdge(self.clk)       # the rising edge in between moved the reads on
             addr = cycle + 1 - lag
             if bool(self.w_rvalid.value) != (0 <= addr < n):
-                raise AssertionError(f"weight port: rvalid is {int(self.w_rvalid.value)} {lag} cycles after "
-                                     f"reading layer {k} address {addr}")
+                raise AssertionError(f"weight port, reading back {self.context}: rvalid is "
+                                     f"{int(self.w_rvalid.value)} {lag} cycles after reading layer {k} "
+                                     f"address {addr}")
             if addr >= 0:
                 words[addr] = int(self.w_rdata.value)
         self.w_re.value = 0
+        self.reads += n
         mask = (1 << width) - 1
         out = np.zeros((G * P, n_cols), dtype=np.int64)
         for a, word in enumerate(words):
@@ -209,22 +251,26 @@ class EngineTB:
             for lane in range(P):
                 out[g * P + lane, i] = (word >> (lane * width)) & mask
         out = np.where(out >= (1 << (width - 1)), out - (1 << width), out)
-        return out[: p.n_out[k]]
+        return (out[: p.n_out[k]], out[p.n_out[k]:]) if padding else out[: p.n_out[k]]
 
     # -- input stream ------------------------------------------------------------------------
     def _beats(self, x, label: int, train: bool) -> list[int]:
+        """The sample's beats. Lanes past ``n_in`` and the label/train fields of all beats but the
+        last carry random junk: the contract says the engine ignores them."""
         p = self.p
-        x = [int(v) & ((1 << p.in_width) - 1) for v in x] + [0] * (p.beats * p.lanes - p.n_in)
+        mask = (1 << p.in_width) - 1
+        x = [int(v) & mask for v in x] + [self.junk.randint(0, mask) for _ in range(p.beats * p.lanes - p.n_in)]
         tail = (int(label) << p.label_lsb) | (int(train) << p.train_lsb)
         beats = []
         for b in range(p.beats):
-            word = tail
+            word = tail if b == p.beats - 1 else ((self.junk.getrandbits(p.label_width) << p.label_lsb)
+                                                    | (self.junk.getrandbits(1) << p.train_lsb))
             for lane in range(p.lanes):
                 word |= x[b * p.lanes + lane] << (p.pixel_lsb + lane * p.in_width)
             beats.append(word)
         return beats
 
-    async def _offer(self, word: int) -> int:
+    async def _offer(self, word: int, beat: int = 0) -> int:
         """Hold ``word`` valid until it is accepted (backpressure); returns the cycle it was taken in.
 
         Beats are only offered to an idle engine or one in its finishing cycle (or, with ``event``,
@@ -239,31 +285,40 @@ class EngineTB:
             await FallingEdge(self.clk)
             waited += 1
             if waited > READY_LIMIT + self.p.lanes:
-                raise AssertionError(f"input stream: ready stayed low for {READY_LIMIT + self.p.lanes} cycles "
-                                     f"while a beat was offered to an engine that should be idle")
+                raise AssertionError(f"{self.context}: input stream: ready stayed low for "
+                                     f"{READY_LIMIT + self.p.lanes} cycles while beat {beat} was offered to an "
+                                     f"engine that should be idle")
+        if waited and self.cov["observe"]:
+            self.cov["backpressure"][beat] += 1
         taken = self.now_cycles()
         await FallingEdge(self.clk)            # the rising edge in between took the beat
         return taken
 
-    async def send(self, x, label: int, train: bool, stall: float = 0.0, hold_next=None) -> tuple[int, int]:
+    async def send(self, beats: list[int], stall: float = 0.0, hold_next=None,
+                   held: bool = False) -> tuple[int, int]:
         """Stream one sample's beats; with ``stall`` > 0 idle cycles are inserted at random between them.
 
         With ``hold_next`` (the next sample's first beat) that beat is left valid after the last
         one, so the engine sees a waiting producer while it is busy (backpressure). Returns the
-        cycles the first and the last beat were taken in.
+        cycles the first and the last beat were taken in. ``held``: the first beat is already valid
+        (held during the previous sample), so it is not withdrawn by a stall.
         """
         first = None
-        for b, word in enumerate(self._beats(x, label, train)):
-            while stall and self.rng.random() < stall:
+        for b, word in enumerate(beats):
+            while stall and not (held and b == 0) and self.rng.random() < stall:
                 self.valid.value = 0
+                if self.cov["observe"]:
+                    self.cov["stall"][b] += 1
                 await FallingEdge(self.clk)
-            taken = await self._offer(word)
+            taken = await self._offer(word, b)
             first = taken if first is None else first
         if hold_next is None:
             self.valid.value = 0
         else:
             self.payload.value = hold_next
             self.valid.value = 1
+            if self.cov["observe"]:
+                self.cov["backpressure"][0] += 1   # the next sample's first beat waits while busy
         return first, taken
 
     def after_last_beat(self, x, cycles: int) -> int:
@@ -280,25 +335,70 @@ class EngineTB:
         return cycles - int(per_beat.sum()) + int(per_beat[-1]) - 1
 
     async def run_sample(self, index: int, x, label: int, train: bool, stall: float = 0.0,
-                         next_first=None, expected: int | None = None) -> SampleRecord:
-        """One sample: stream it, sleep until ``done``, read the prediction.
+                         next_first=None, expected: int | None = None, host_noise: bool = False) -> SampleRecord:
+        """One sample: stream it, sleep until ``done``, read the prediction, the monitor and the probes.
 
         ``expected``: the cycles the golden counts give the sample unstalled (default: the manifest's).
+        ``host_noise``: drive random weight-port writes and reads in every busy cycle (Python wakes
+        on every edge of the sample then).
         """
         t0, c0 = time.perf_counter(), time.process_time()
-        hold = None if next_first is None else self._beats(*next_first)[0]
-        first, last = await self.send(x, label, train, stall, hold)
+        phase = "training" if train else "inference"
+        self.context = f"{phase} sample {index}"
+        held = self._pending is not None
+        beats = self._pending if held else self._beats(x, label, train)
+        self._pending = None if next_first is None else self._beats(*next_first)
+        first, last = await self.send(beats, stall, None if self._pending is None else self._pending[0], held)
         if expected is None:
             expected = self.p.cycles_train if train else self.p.cycles_infer
-        await self._wait_done(index, train, last, self.after_last_beat(x, expected), expected)
+        if host_noise:
+            await self._noise_until_done(index, phase, expected)
+        else:
+            await self._wait_done(index, train, last, self.after_last_beat(x, expected), expected)
         cycles = self.now_cycles() - first + 1
         pred = int(self.pred.value)
+        internals = self.probes.read() if self.probes is not None else None   # in the done cycle
         await FallingEdge(self.clk)           # the engine leaves its finishing cycle
-        wall = time.perf_counter() - t0
+        if host_noise:                        # the done cycle's access was the last busy one
+            self.w_we.value = self.w_re.value = 0
+        # the counters have counted the done cycle; the next sample's held beat is taken one edge later
+        counts = self.mon.read()
+        rec = SampleRecord(index, pred, cycles, 0.0, counts - self.last_counts, internals, self.reads)
+        self.last_counts, self.reads = counts, 0
+        self.context = f"after {phase} sample {index}"
+        rec.wall = time.perf_counter() - t0
         self.sim_cycles += cycles
-        self.sim_wall += wall
+        self.sim_wall += rec.wall
         self.sim_cpu += time.process_time() - c0
-        return SampleRecord(index, pred, cycles, wall)
+        return rec
+
+    async def _noise_until_done(self, index: int, phase: str, per_sample: int) -> None:
+        """Random host writes and reads in every cycle ``busy`` is high, until ``done``.
+
+        Driven on falling edges, where ``busy`` already shows the state of the coming rising edge,
+        so every access lands in a busy cycle; the port is quiet whenever the engine is not busy.
+        """
+        p = self.p
+        limit = self.now_cycles() + 4 * per_sample + 100
+        quiet = True
+        while True:
+            if self.busy.value:
+                k = self.junk.randrange(p.n_layers)
+                self.w_layer.value = k
+                self.w_addr.value = self.junk.randrange(p.groups[k] * p.n_cols[k])
+                self.w_wdata.value = self.junk.getrandbits(p.lanes * p.w_width[k])
+                self.w_we.value = self.junk.getrandbits(1)
+                self.w_re.value = self.junk.getrandbits(1)
+                quiet = False
+            elif not quiet:
+                self.w_we.value = self.w_re.value = 0
+                quiet = True
+            if self.done.value:
+                break
+            await FallingEdge(self.clk)
+            if self.now_cycles() > limit:
+                raise AssertionError(f"{phase} sample {index}: no done within {4 * per_sample + 100} cycles "
+                                     f"of its last input beat while the host port was driven")
 
 
     async def _wait_done(self, index: int, train: bool, last: int, after_last: int, per_sample: int) -> None:
@@ -332,69 +432,3 @@ class EngineTB:
 
 
 READY_LIMIT = 64
-
-
-class Checker:
-    """Compares what the engine did with the golden set and keeps the first mismatch."""
-
-    def __init__(self, golden, report_path: str | None, log):
-        self.g, self.cfg = golden, golden.cfg
-        self.report_path = report_path
-        self.log = log
-        self.first: Mismatch | None = None
-        self.samples = 0
-        self.predictions = 0
-        self.weights = 0
-        self.cycles_checked = 0
-
-    def _fail(self, text: str, **details) -> None:
-        if self.first is None:
-            self.first = Mismatch(text, details)
-            self.log.error("MISMATCH: %s", text)
-
-    def prediction(self, phase: str, s: int, got: int, expected: int, z_expected) -> None:
-        self.predictions += 1
-        if got != expected:
-            z = ", ".join(str(int(v)) for v in z_expected)
-            self._fail(f"{phase} sample {s}: prediction expected {expected}, got {got} "
-                       f"(golden output pre-activations [{z}])", phase=phase, sample=s, what="prediction",
-                       expected=int(expected), actual=int(got))
-
-    def cycles(self, phase: str, s: int, got: int, expected: int) -> None:
-        self.cycles_checked += 1
-        if got != expected:
-            self._fail(f"{phase} sample {s}: took {got} clock cycles from first beat to done, the golden "
-                       f"counts say {expected}", phase=phase, sample=s, what="cycles", expected=expected, actual=got)
-
-    def weights_equal(self, phase: str, s: int, k: int, got: np.ndarray, expected: np.ndarray,
-                      lanes: int) -> bool:
-        """Compare layer k's read-back weights; on a difference, name the first (j, i)."""
-        self.weights += expected.size
-        diff = np.argwhere(got != expected)
-        if not diff.size:
-            return True
-        j, i = (int(v) for v in diff[0])
-        n_cols = expected.shape[1]
-        g, lane = divmod(j, lanes)
-        extra = ""
-        if self.g.n_train and "training" in phase:
-            gd = self.g.train_delta[k][s, j]
-            gz = self.g.train_z[k][s, j]
-            extra = f"; golden z={gz}, delta={gd} for neuron {j} in that sample"
-        self._fail(f"{phase} sample {s}: layer {k} weight [neuron {j}, input {i}] (RAM address "
-                   f"{g * n_cols + i}, lane {lane}) expected {int(expected[j, i])}, got {int(got[j, i])}; "
-                   f"{len(diff)} of {expected.size} weights of layer {k} differ{extra}",
-                   phase=phase, sample=s, what="weight", layer=k, neuron=j, input=i,
-                   expected=int(expected[j, i]), actual=int(got[j, i]), differing=int(len(diff)))
-        return False
-
-    def write(self, extra: dict) -> None:
-        report = {"ok": self.first is None, "mismatch": None if self.first is None else self.first.text,
-                  "details": None if self.first is None else self.first.details,
-                  "samples": self.samples, "predictions": self.predictions, "weights": self.weights,
-                  "cycle_counts": self.cycles_checked, **extra}
-        if self.report_path:
-            tmp = self.report_path + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(report, f, indent=1)
-            os.replace(tmp, self.report_path)

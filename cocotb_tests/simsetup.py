@@ -225,6 +225,7 @@ def _runner(sim: str):
 TB_TOP = "drtp_tb"
 VERILATOR_MAIN = ROOT / "cocotb_tests" / "hdl" / "verilator_main.cpp"
 TB_SOURCE = ROOT / "cocotb_tests" / "hdl" / "drtp_tb.v"
+MONITOR_SOURCE = ROOT / "cocotb_tests" / "hdl" / "drtp_monitor.v"
 WAVES_SOURCE = ROOT / "cocotb_tests" / "hdl" / "drtp_waves.v"
 
 
@@ -244,9 +245,49 @@ def _tb_public_vlt(build_dir: Path, design: Design) -> Path:
     """
     vlt = build_dir / "tb_public.vlt"
     names = sorted({"clk", *(p["name"] for p in design.manifest["ports"])})
+    # the observers (hdl/drtp_monitor.v) only count and capture: read-only, so the model is not
+    # re-evaluated for them; kept as their own scopes so the bench finds them by instance name
+    observers = "".join(f'public_flat_rd -module "{mod}" -var "*"\nno_inline -module "{mod}"\n'
+                        for mod in PROBE_MODULES)
     vlt.write_text("`verilator_config\n" + "".join(f'public_flat_rw -module "{TB_TOP}" -var "{n}"\n'
-                                                     for n in names))
+                                                     for n in names) + observers)
     return vlt
+
+
+PROBE_MODULES = ("drtp_stream_monitor", "drtp_post_probe", "drtp_word_probe")
+
+
+def probes_include(design: Design) -> str:
+    """``drtp_probes.vh``: one probe per layer quantity, wired by hierarchical names into the engine.
+
+    Included by the bench top (``DRTP_PROBES``). The names are the generated Verilog's: a Layer's
+    post-processor ports (``o_post_valid/index/z``), its delta memory's write port (``d_wr__*``),
+    a dense hidden layer's activation memory's (``y_wr__*``) and, with ``event``, the next layer's
+    event-list appends (``src<k+1>.i_we/i_waddr/i_wvalue``: the non-zero activations). Nothing in
+    the engine is made public or changed; a renamed signal fails the build with its name.
+    """
+    from hwsim.formats import parse_format
+    m = design.manifest
+    P, event = int(m["parameters"]["lanes"]), m["cycles"].get("schedule", "dense") == "event"
+    layers = m["layers"]
+    lines = ["// written by cocotb_tests/simsetup.py (probes_include) from the manifest; do not edit"]
+    for k, lay in enumerate(layers):
+        f = {q: parse_format(v["format"]).width for q, v in lay["formats"].items()}
+        G, n_out, hidden = int(lay["groups"]), int(lay["n_out"]), k < len(layers) - 1
+        conn = "(.clk(clk), .rst(rst_q), .done(done), "
+        lines.append(f"drtp_post_probe #(.N({G * P}), .Z_W({f['preact']}), .IDX_W(32)) post{k} {conn}"
+                     f".valid(dut.layer{k}.o_post_valid), .index(dut.layer{k}.o_post_index), "
+                     f".z(dut.layer{k}.o_post_z));")
+        lines.append(f"drtp_word_probe #(.DEPTH({G}), .W({P * f['delta']}), .A_W(32)) delta{k} {conn}"
+                     f".en(dut.layer{k}.d_wr__en), .addr(dut.layer{k}.d_wr__addr), .data(dut.layer{k}.d_wr__data));")
+        if hidden and not event:
+            lines.append(f"drtp_word_probe #(.DEPTH({G}), .W({P * f['activation']}), .A_W(32)) act{k} {conn}"
+                         f".en(dut.layer{k}.y_wr__en), .addr(dut.layer{k}.y_wr__addr), "
+                         f".data(dut.layer{k}.y_wr__data));")
+        elif hidden:
+            lines.append(f"drtp_word_probe #(.DEPTH({n_out}), .W({f['activation']}), .A_W(32)) act{k} {conn}"
+                         f".en(dut.src{k + 1}.i_we), .addr(dut.src{k + 1}.i_waddr), .data(dut.src{k + 1}.i_wvalue));")
+    return "\n".join(lines) + "\n"
 
 
 def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool | None = None):
@@ -260,14 +301,17 @@ def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool |
         t0 = time.perf_counter()
         log = build_dir / "build.log"
         stamp = build_dir / ".drtp_build"
+        probes = probes_include(design)
         key = json.dumps([args, waves, [str(p) for p in design.sources], VERILATOR_MAKEFLAGS, "tb-top-ports",
-                          TB_SOURCE.read_text(), VERILATOR_MAIN.read_text(), _tb_parameters(design),
+                          TB_SOURCE.read_text(), MONITOR_SOURCE.read_text(), probes, VERILATOR_MAIN.read_text(),
+                          _tb_parameters(design),
                           [hashlib.sha256(p.read_bytes()).hexdigest() for p in design.sources]])
         fresh = not stamp.is_file() or stamp.read_text() != key
         if fresh and build_dir.exists():
             shutil.rmtree(build_dir)       # stale objects (precompiled headers) from other flags
         build_dir.mkdir(parents=True, exist_ok=True)
-        sources = [TB_SOURCE, *design.sources]
+        (build_dir / "drtp_probes.vh").write_text(probes)
+        sources = [TB_SOURCE, MONITOR_SOURCE, *design.sources]
         if sim == "verilator":
             sources.append(_tb_public_vlt(build_dir, design))
         elif waves:
@@ -278,6 +322,7 @@ def build(design: Design, sim: str, build_dir: Path | None = None, waves: bool |
             os.environ["MAKEFLAGS"] = f"{saved or ''} {VERILATOR_MAKEFLAGS}".strip()
         try:
             runner.build(sources=sources, hdl_toplevel=TB_TOP, build_dir=build_dir, build_args=args,
+                         includes=[build_dir], defines={"DRTP_PROBES": 1},
                          parameters=_tb_parameters(design), timescale=TIMESCALE,
                          waves=waves and sim == "verilator", log_file=log, always=fresh)
             stamp.write_text(key)

@@ -9,13 +9,21 @@ Cocotb tests (run inside the simulator; the pytest functions at the bottom launc
                     sample's first beat waits, valid, while the engine is busy); weights at checkpoints.
 ``infer``           the inference slice with the trained weights loaded; predictions, then a
                     read-back proving inference left the weights alone.
+``host_busy``       the first samples with random weight-port writes and reads in every busy cycle
+                    (the port is ignored while busy); weights read back after each.
 
-Each writes a JSON report (counts compared, cycles, simulated cycles per second, first mismatch).
+Every sample is also checked through the bench top's observers (bench.py, monitor.py): the stream
+monitor's handshakes and strobes, and the probes' pre-activations, activations and modulatory
+signals against the golden records; padding lanes are loaded with random weights and read back.
+A ``train_stream`` mismatch is bisected by replaying the stream (``DRTP_BISECT=0`` turns it off).
+Each writes a JSON report (counts compared, cycles, simulated cycles per second, first mismatch,
+protocol coverage); the pytest side adds the bench's coverage (coverage_bins.py, docs/verification.md).
 
 The pytest functions at the bottom build the generated Verilog (``simsetup``) and run them:
 ``test_engine_small`` (committed golden/small: 200 samples, weights after every one),
 ``test_engine_paper`` (784-500-10, set regenerated into build/cocotb/golden: 3 samples, weights
-after every one, then inference) and ``test_engine_stress`` (saturation stress set, regenerated).
+after every one, then inference), ``test_engine_stress`` (saturation stress set, regenerated) and
+``test_engine_ragged`` (3 lanes: no count divides; wrapping formats); the last two must close coverage.
 Environment: ``SIM=icarus|verilator|all``, ``WAVES=1``; ``DRTP_FULL=1`` adds the stalled lockstep
 run and the whole paper inference slice under Icarus; ``DRTP_CHECK_EVERY`` / ``DRTP_INFER_LIMIT``
 tune ``train_stream`` and ``infer`` (``make mutate`` uses them).
@@ -27,6 +35,8 @@ import os
 import time
 from pathlib import Path
 
+import random
+
 import numpy as np
 import pytest
 
@@ -37,6 +47,7 @@ if cocotb.is_simulation:
 
 STALL = 0.25
 STREAM_CHECK_EVERY = 50   # train_stream reads weights back after every 50th sample (DRTP_CHECK_EVERY)
+HOST_SAMPLES = 12         # host_busy drives the weight port through this many samples (DRTP_HOST_SAMPLES)
 
 
 def _setup(dut, name: str):
@@ -48,21 +59,73 @@ def _setup(dut, name: str):
     manifest = json.loads(Path(os.environ["DRTP_MANIFEST"]).read_text())
     ports = EnginePorts.from_manifest(golden.cfg, manifest)
     report = str(Path(os.environ["DRTP_REPORT_DIR"]) / f"{name}.json")
-    tb = EngineTB(dut, ports, seed=int(os.environ.get("DRTP_SEED", "1")))
+    tb = EngineTB(dut, ports, seed=int(os.environ.get("DRTP_SEED", "1")), cfg=golden.cfg)
     return golden, ports, tb, Checker(golden, report, dut._log), t0
 
 
 async def _load(tb, weights) -> None:
+    """Load ``weights``; the padding lanes get random weights, which they must keep."""
     for k, w in enumerate(weights):
-        await tb.write_weights(k, w)
+        await tb.write_weights(k, w, tb.padding_junk(k))
 
 
 async def _compare_all(tb, chk, phase, s, expected) -> bool:
     ok = True
     for k, w in enumerate(expected):
-        got = await tb.read_weights(k)
-        ok &= chk.weights_equal(phase, s, k, got, w, tb.p.lanes)
+        got, pad = await tb.read_weights(k, padding=True)
+        ok = ok and chk.weights_equal(phase, s, k, got, w, tb.p.lanes) and chk.padding_equal(phase, s, k, pad,
+                                                                                            tb.padding[k])
     return ok
+
+
+def _observe(chk, tb, phase: str, s: int, rec, train: bool) -> None:
+    """What the monitor and the probes saw in the sample, before its prediction is compared."""
+    chk.protocol(phase, s, rec, tb.p.beats)
+    chk.internals(phase, s, rec.internals, train)
+
+
+async def _same_weights(tb, expected) -> tuple[bool, str]:
+    """Read every layer back (padding included); (equal, the first difference as text)."""
+    for k, w in enumerate(expected):
+        got, pad = await tb.read_weights(k, padding=True)
+        diff = np.argwhere(got != w)
+        if diff.size:
+            j, i = (int(v) for v in diff[0])
+            return False, f"layer {k} [neuron {j}, input {i}] expected {int(w[j, i])}, got {int(got[j, i])}"
+        if not np.array_equal(pad, tb.padding[k]):
+            return False, f"layer {k} padding lanes changed"
+    return True, ""
+
+
+async def _bisect_stream(dut, tb, golden, t: int, verified: int, points: set, every_stall: float) -> str:
+    """The first streamed sample after which the weights differ, found by replaying the stream.
+
+    Called on the first mismatch of ``train_stream`` at sample ``t`` (weights last read back and
+    equal after sample ``verified``). Reset, reload, replay samples 0..t with the same stall and
+    junk sequences, reading every weight back after each sample past ``verified`` (those samples
+    lose their backpressure; the rest are streamed exactly as before). Returns a sentence.
+    """
+    await tb.reset()
+    tb.rng, tb.junk = random.Random(tb.seed), random.Random(tb.seed + 0x5EED)
+    tb.cov["observe"] = False
+    await _load(tb, golden.init_weights)
+    n = golden.n_train
+    for s, expected in golden.iter_weights():
+        if s > t:
+            break
+        check = s > verified
+        nxt = None
+        if s + 1 < n and s not in points and not check:
+            nxt = (golden.train_x[s + 1], int(golden.train_label[s + 1]), True)
+        await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, every_stall, nxt,
+                            expected=int(golden.train_counts.cycles[s]))
+        if check:
+            ok, text = await _same_weights(tb, expected)
+            if not ok:
+                return (f"bisected by replaying the stream from reset with read-backs after samples "
+                        f"{verified + 1}..{t}: the weights first differ after sample {s} ({text})")
+    return (f"replaying the stream from reset with read-backs after samples {verified + 1}..{t}, the weights "
+            f"never differed: the fault needs the back-to-back timing or lies in sample {t}'s forward pass")
 
 
 def _finish(chk, tb, sim_name: str, t0: tuple, extra: dict) -> None:
@@ -123,13 +186,14 @@ if cocotb.is_simulation:
                 rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, stall,
                                           expected=want)
                 chk.samples += 1
+                _observe(chk, tb, "training", s, rec, True)
                 chk.prediction("training", s, rec.prediction, int(golden.train_pred[s]), golden.train_z[-1][s])
                 if not stall:
                     chk.cycles("training", s, rec.cycles, want)
                 if s in points:
                     await _compare_all(tb, chk, "training", s, expected)
                 _progress(dut, tb, "training", s, golden.n_train)
-        _finish(chk, tb, cocotb.SIM_NAME, t0, {"test": "train_lockstep", "stall": stall,
+        _finish(chk, tb, cocotb.SIM_NAME, t0, {"test": "train_lockstep", "stall": stall, "protocol": tb.cov,
                                            "readback": sorted(points)[:3] + ["..."] if len(points) > 3
                                            else sorted(points)})
 
@@ -141,23 +205,33 @@ if cocotb.is_simulation:
         n = golden.n_train
         every = int(os.environ.get("DRTP_CHECK_EVERY", STREAM_CHECK_EVERY))
         points = {s for s in range(n) if (s + 1) % every == 0} | {n - 1}
+        verified, failed_at = -1, None
         with _Guard(chk):
             for s, expected in golden.iter_weights():
                 if chk.first is not None:
                     break
+                failed_at = s
                 nxt = None
                 if s + 1 < n and s not in points:
                     nxt = (golden.train_x[s + 1], int(golden.train_label[s + 1]), True)
                 rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, STALL, nxt,
                                           expected=int(golden.train_counts.cycles[s]))
                 chk.samples += 1
+                _observe(chk, tb, "streamed training", s, rec, True)
                 chk.prediction("streamed training", s, rec.prediction, int(golden.train_pred[s]),
                                golden.train_z[-1][s])
-                if s in points:   # weights first read back here: they may have differed since the last point
-                    await _compare_all(tb, chk, "streamed training", s, expected)
+                if s in points and chk.first is None:   # weights may have differed since the last point
+                    if await _compare_all(tb, chk, "streamed training", s, expected):
+                        verified = s
                 _progress(dut, tb, "training", s, n)
+        bisect = None
+        if chk.first is not None and failed_at is not None and os.environ.get("DRTP_BISECT", "1") != "0":
+            with _Guard(chk):
+                bisect = await _bisect_stream(dut, tb, golden, failed_at, verified, points, STALL)
+                chk.first.text += f"; {bisect}"
+                chk.first.details["bisect"] = bisect
         _finish(chk, tb, cocotb.SIM_NAME, t0, {"test": "train_stream", "stall": STALL, "backpressure": True,
-                                           "readback": sorted(points)})
+                                           "readback": sorted(points), "protocol": tb.cov})
 
     @cocotb.test()
     async def infer(dut) -> None:
@@ -174,13 +248,39 @@ if cocotb.is_simulation:
                 want = int(golden.infer_counts.cycles[s])
                 rec = await tb.run_sample(s, golden.infer_x[s], 0, False, 0.0, nxt, expected=want)
                 chk.samples += 1
+                _observe(chk, tb, "inference", s, rec, False)
                 chk.prediction("inference", s, rec.prediction, int(golden.infer_pred[s]), golden.infer_z[s])
                 chk.cycles("inference", s, rec.cycles, want)
                 _progress(dut, tb, "inference", s, m)
             if chk.first is None:
                 await _compare_all(tb, chk, "inference (weights must not change)", m - 1, final)
         acc = float(np.mean(golden.infer_pred[:m] == golden.infer_label[:m])) if m else 0.0
-        _finish(chk, tb, cocotb.SIM_NAME, t0, {"test": "infer", "backpressure": True, "golden_accuracy": acc})
+        _finish(chk, tb, cocotb.SIM_NAME, t0, {"test": "infer", "backpressure": True, "golden_accuracy": acc,
+                                           "protocol": tb.cov})
+
+    @cocotb.test()
+    async def host_busy(dut) -> None:
+        """The weight port is ignored while busy (rtl/engine.py, docs/rtl.md): random writes and reads
+        in every busy cycle of the first samples (streamed, backpressure) change no weight, no
+        result and return no rvalid; weights (and padding lanes) read back after every sample."""
+        golden, ports, tb, chk, t0 = _setup(dut, "host_busy")
+        await tb.start()
+        await _load(tb, golden.init_weights)
+        n = min(golden.n_train, int(os.environ.get("DRTP_HOST_SAMPLES", HOST_SAMPLES)))
+        with _Guard(chk):
+            for s, expected in golden.iter_weights():
+                if s >= n or chk.first is not None:
+                    break
+                want = int(golden.train_counts.cycles[s])
+                rec = await tb.run_sample(s, golden.train_x[s], int(golden.train_label[s]), True, 0.0,
+                                          expected=want, host_noise=True)
+                chk.samples += 1
+                _observe(chk, tb, "training (host port driven while busy)", s, rec, True)
+                chk.prediction("training (host port driven while busy)", s, rec.prediction,
+                               int(golden.train_pred[s]), golden.train_z[-1][s])
+                chk.cycles("training (host port driven while busy)", s, rec.cycles, want)
+                await _compare_all(tb, chk, "training (host port driven while busy)", s, expected)
+        _finish(chk, tb, cocotb.SIM_NAME, t0, {"test": "host_busy", "protocol": tb.cov})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,11 +288,12 @@ if cocotb.is_simulation:
 # ---------------------------------------------------------------------------------------------
 
 else:  # collected by pytest
-    from simsetup import (ROOT, SUMMARY, bench_config, build, ensure_golden, generate_rtl, golden_dir, run_bench,
+    from simsetup import (BUILD, ROOT, SUMMARY, bench_config, build, ensure_golden, generate_rtl, golden_dir, run_bench,
                           sim_params, waves_path)
 
     PAPER = "paper-784-500-10"
     STRESS = ROOT / "golden" / "configs" / "small-stress.yaml"
+    RAGGED = ROOT / "golden" / "configs" / "small-ragged.yaml"
 
     def _check_inputs(config, golden: Path, design, schedule: str | None = None) -> None:
         """Golden set and manifest are checked here, before a simulator starts: one sentence if bad."""
@@ -206,8 +307,29 @@ else:  # collected by pytest
         except (GoldenError, ManifestError) as exc:
             pytest.fail(str(exc), pytrace=False)
 
+    def _coverage(sim: str, name: str, golden: Path, reports: list[dict], close: bool) -> list[str]:
+        """The bench's coverage (cocotb_tests/coverage.py): JSON and table in build/cocotb/coverage/,
+        the table printed; with ``close``, every reachable bin must have been hit."""
+        import coverage_bins as coverage
+        from golden.reader import open_golden
+        from hwsim.fileio import write_atomic, write_json_atomic
+        bins = coverage.bench_coverage(open_golden(golden), reports)
+        out = BUILD / "coverage"
+        out.mkdir(parents=True, exist_ok=True)
+        text = coverage.table(bins, f"[{sim} {name}] coverage")
+        write_json_atomic(out / f"{sim}-{name}.json", {"bench": name, "simulator": sim, **bins.to_dict()})
+        write_atomic(out / f"{sim}-{name}.txt", (text + "\n").encode())
+        print(text)
+        holes = bins.holes()
+        line = text.splitlines()[0] + (f" (holes: {', '.join(holes[:6])}{' ...' if len(holes) > 6 else ''})"
+                                       if holes else "") + f"; table in {out / f'{sim}-{name}.txt'}"
+        if close and holes:
+            pytest.fail(f"{sim}, {name}: the stimulus left {len(holes)} reachable coverage bins unhit: "
+                        f"{', '.join(holes)}", pytrace=False)
+        return [line]
+
     def _run(sim: str, config, golden: Path, tests: str, readback: str, tag: str, schedule: str | None = None,
-             **env):
+             close_coverage: bool = False, **env):
         design = generate_rtl(config, schedule=schedule)
         _check_inputs(config, golden, design, schedule)
         runner = build(design, sim)
@@ -218,15 +340,21 @@ else:  # collected by pytest
         lines = []
         for r in reports:
             lines.append(f"[{sim} {name}] {r['test']}: {r['samples']} samples, {r['predictions']} predictions, "
-                  f"{r['weights']} weights compared, {r['sim_cycles']} cycles in {r['sim_wall_s']} s "
+                  f"{r['weights']} weights + {r['padding_weights']} padding weights compared, "
+                  f"{r['internal_values']} internal values, {r['protocol_checks']} samples' handshakes checked, "
+                  f"{r['sim_cycles']} cycles in {r['sim_wall_s']} s "
                   f"= {r['cycles_per_s']} cycles/s ({r['cycles_per_cpu_s']} per CPU-s); test "
                   f"{r['test_wall_s']} s; " + ("ok" if r["ok"] else f"MISMATCH: {r['mismatch']}"))
         if os.environ.get("WAVES", "0") not in ("", "0"):
             lines.append(f"[{sim} {name}] waves: {waves_path(runner, sim, run_dir)}")
         print("\n".join(lines))
-        SUMMARY.mkdir(parents=True, exist_ok=True)
-        (SUMMARY / f"{sim}-{name}.txt").write_text("\n".join(lines) + "\n")
         bad = [r for r in reports if not r["ok"]]
+        try:
+            if not bad:
+                lines += _coverage(sim, name, golden, reports, close_coverage)
+        finally:
+            SUMMARY.mkdir(parents=True, exist_ok=True)
+            (SUMMARY / f"{sim}-{name}.txt").write_text("\n".join(lines) + "\n")
         if bad:
             pytest.fail(f"{sim}, {name}, {bad[0]['test']}: {bad[0]['mismatch']}", pytrace=False)
         return reports
@@ -271,4 +399,15 @@ else:  # collected by pytest
         """golden/configs/small-stress.yaml: 100 samples that hit every saturation and clip point, with the
         edge stimulus (all-zero, fully dense, one-pixel and repeated samples: golden.generate --stimulus edge)."""
         g = ensure_golden(STRESS, samples=100, infer=20, schedule=schedule, stimulus="edge")
-        _run(sim, STRESS, g, r".*(train_stream|infer)$", "checkpoints", f"stress-{schedule}", schedule)
+        _run(sim, STRESS, g, r".*(train_stream|infer|host_busy)$", "checkpoints", f"stress-{schedule}", schedule,
+             close_coverage=True)
+
+    @pytest.mark.parametrize("schedule", SCHEDULES)
+    @pytest.mark.parametrize("sim", sim_params())
+    def test_engine_ragged(sim, schedule):
+        """golden/configs/small-ragged.yaml: 3 lanes, so nothing divides (22 beats, the last with 2 padding
+        lanes; 1 and 2 padding neurons), wrapping accumulator, pre-activation, weights and error; 100
+        samples of the edge stimulus streamed, the host port driven while busy, coverage closed."""
+        g = ensure_golden(RAGGED, samples=100, infer=20, schedule=schedule, stimulus="edge")
+        _run(sim, RAGGED, g, r".*(train_stream|infer|host_busy)$", "checkpoints", f"ragged-{schedule}", schedule,
+             close_coverage=True)

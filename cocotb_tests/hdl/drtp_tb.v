@@ -54,4 +54,14 @@ module drtp_tb #(
         .wport__we(wport__we), .wport__re(wport__re), .wport__rdata(wport__rdata),
         .wport__rvalid(wport__rvalid)
     );
+
+    // Bench-side observers (hdl/drtp_monitor.v): counters and captures the bench reads at
+    // transaction boundaries. The per-layer probes are written from the manifest by simsetup.
+    drtp_stream_monitor mon (
+        .clk(clk), .rst(rst_q), .valid(sample__valid), .ready(sample__ready), .busy(busy),
+        .done(done), .pred_valid(pred_valid), .rvalid(wport__rvalid)
+    );
+`ifdef DRTP_PROBES
+`include "drtp_probes.vh"
+`endif
 endmodule
