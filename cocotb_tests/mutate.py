@@ -72,8 +72,8 @@ MUTANTS = (
     Mutant("argmax_last_tie", "argmax takes the last of equal maxima (>= instead of >)",
            (("rtl/argmax.py", "(self.i_values[p] > val)", "(self.i_values[p] >= val)"),)),
     Mutant("bias_half", "bias column multiplies by 0.5 instead of 1.0 (bias constant shifted by one)",
-           (("rtl/mac.py", "product = Mux(self.i_bias, w * one, w * self.i_act)",
-             "product = Mux(self.i_bias, w * (one >> 1), w * self.i_act)"),)),
+           (("rtl/mac.py", "act = Mux(self.i_bias, one, self.i_act)",
+             "act = Mux(self.i_bias, one >> 1, self.i_act)"),)),
     Mutant("acc_not_cleared", "accumulator not cleared at a neuron's first column",
            (("rtl/mac.py", "total = Mux(first, 0, self.o_acc[p]) + held",
              "total = self.o_acc[p] + held"),)),
@@ -103,9 +103,9 @@ MUTANTS = (
            (("rtl/update.py", "self.o_nonzero.eq(self.o_dw.as_value().any())",
              "self.o_nonzero.eq(self.o_dw.as_value()[len(self.o_dw[0]):].any())"),)),
     Mutant("rng_on_skipped_work", "event: the lane RNG also advances on forward slots (skipped update work)",
-           (("rtl/layer.py", "self.o_rng_advance.eq(u3_valid)", "self.o_rng_advance.eq(u3_valid | f2_valid)"),)),
+           (("rtl/layer.py", "self.o_rng_advance.eq(u4_valid)", "self.o_rng_advance.eq(u4_valid | f2_valid)"),)),
     Mutant("rng_not_on_done_work", "event: the lane RNG advances only on visits that write (not on every visit)",
-           (("rtl/layer.py", "self.o_rng_advance.eq(u3_valid)", "self.o_rng_advance.eq(u3_valid & chg.o_nonzero)"),)),
+           (("rtl/layer.py", "self.o_rng_advance.eq(u4_valid)", "self.o_rng_advance.eq(u4_valid & chg.o_nonzero)"),)),
 )
 
 # (label, config, schedule, golden set, cocotb test filter), run in order until one catches the mutant

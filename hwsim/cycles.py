@@ -17,16 +17,19 @@ from .config import EngineConfig
 __all__ = ["FWD_PIPE", "UPD_TAIL", "FINISH", "SampleCounts", "forward_slots", "load_cycles",
            "sample_cycles", "dense_counts", "COUNT_FIELDS"]
 
-FWD_PIPE = 11
+FWD_PIPE = 14
 """Forward steps after a group's last slot is issued, each ending in a register (docs/engine.md
-§5.2): column read, column registered, weight address (registered in its RAM bank), weight RAM
-read, bank output registered, weight word selected, products, accumulate, hand-over, requantize, activation, modulatory signal; the post-processor's
-last step (the writes) is the group's P-th cycle after the modulatory signal's first, so the tail is
-FWD_PIPE + P. Earlier groups' post-processing overlaps the next group's slots."""
-UPD_TAIL = 9
+§5.2): column read, column registered, weight address (registered in its bank group, then in its
+bank), weight RAM read, bank output registered, group output, word, each lane's operands,
+products, accumulate, hand-over, requantize, activation, modulatory signal; the post-processor's
+last step (the writes) is the group's P-th cycle after the modulatory signal's first, so the tail
+is FWD_PIPE + P. Earlier groups' post-processing overlaps the next group's slots."""
+UPD_TAIL = 13
 """Update steps after the last visit is issued: column and group registered with the delta read,
-products and word address, rounding with the lane words, address registered in its bank, weight RAM
-read, bank output registered, word selected, add and overflow into the bank's write registers, write."""
+each lane's operands and the word address, products, rounding with the lane words, address
+registered in its bank group and then its bank, weight RAM read, bank output registered, group
+output, word, add and overflow into the group's write registers, the bank's write registers,
+write (rtl.weight_ram: READ_LATENCY 6, WRITE_LATENCY 2)."""
 FINISH = 1
 """The cycle that raises ``done`` before the engine accepts the next sample."""
 

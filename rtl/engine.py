@@ -75,7 +75,7 @@ class DrtpEngine(wiring.Component):
     wport : Out(weight_port_signature(cfg))
         Weight load / read-back while not busy. ``layer`` selects the RAM, ``addr`` = ``g * n_cols + i``,
         a word holds neuron ``g * P + p`` in lane p (``weight.width`` bits each, lane 0 lowest).
-        ``we`` writes ``wdata`` now; ``re`` returns the word in ``rdata`` with ``rvalid``
+        ``we`` writes ``wdata`` (seen by every read issued after it); ``re`` returns the word in ``rdata`` with ``rvalid``
         :data:`HOST_READ_LATENCY` cycles later (reads may be issued every cycle).
     """
 

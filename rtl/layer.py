@@ -45,8 +45,8 @@ class Layer(wiring.Component):
     with ``schedule: dense`` every input column, with ``event`` only the non-zero ones (the bias
     column last in both, when it does work: docs/engine.md §11). Forward, per group, one slot per
     cycle, at least P slots (extra slots are bubbles that add nothing): read the column (F0), read
-    the weight word (F1), multiply-accumulate (F2), after the group's last slot hand the P sums to
-    the post-processor (F3). That one requantizer / activation / modulatory-signal unit takes a
+    the weight word, multiply-accumulate, after the group's last slot hand the P sums to the
+    post-processor (the steps are listed in ``elaborate``). That one requantizer / activation / modulatory-signal unit takes a
     lane per cycle while the next group accumulates, stores the group's deltas as one word and,
     with ``event``, appends the group to the active list when any delta is non-zero and each
     non-zero activation to the next layer's events. Update, one visit per cycle, column-major
@@ -95,7 +95,8 @@ class Layer(wiring.Component):
         Stochastic configs: the lane words were used by a visit this cycle; the words (if this layer uses them).
     i_host_addr : In(index_shape(G * n_cols)), i_host_wdata : In(ArrayLayout(weight, P)), i_host_we : In(1)
     i_host_re : In(1)
-        Host access to the weight RAM while idle: write now; a read's word is in ``o_host_rdata``
+        Host access to the weight RAM while idle, through the RAM's own pipelines: a write is seen by
+        every read issued after it; a read's word is in ``o_host_rdata``
         :data:`rtl.weight_ram.WeightRam.READ_LATENCY` cycles later.
     o_host_rdata : Out(ArrayLayout(shape_of(weight), P))
         Weight RAM read data (the pipeline's word register).
@@ -257,14 +258,16 @@ class Layer(wiring.Component):
 
         # -- the pipelines (docs/engine.md §5.2, hwsim.cycles): a register after every step --------
         # Forward, per slot: F0 column read, F1 column registered, F2 weight address added and
-        # registered in its RAM bank, F3 weight RAM read, F4 bank output registered, F5 word
-        # selected and registered, F6 products (MacLanes stage 1), F7 accumulate (stage 2), F8
+        # registered in its bank group, F3 in its bank, F4 weight RAM read, F5 bank output
+        # registered, F6 group output, F7 word (rtl.weight_ram.READ_LATENCY = 6 from F2), F8 each
+        # lane's operands registered (MacLanes stage 1), F9 products (2), F10 accumulate (3), F11
         # hand-over, then the post-processor Q1 requantize, Q2 activation, Q3 modulatory signal,
         # Q4 writes. Update, per visit: U0 column and group read, U1 registered (and the group's
-        # delta read), U2 products (WeightChange stage 1) and the word's address, U3 rounding with
-        # the lane words, U4 address registered in its bank (a word with no change stops here),
-        # U5 weight RAM read, U6 bank output registered, U7 word registered, U8 add and overflow
-        # into the bank's write registers, U9 write (rtl.weight_ram). Each step's logic is one of:
+        # delta read), U2 each lane's operands (WeightChange stage 1) and the word's address, U3
+        # products (2), U4 rounding with the lane words, U5 address registered in its bank group (a
+        # word with no change stops here), U6 in its bank, U7 weight RAM read, U8 bank output, U9
+        # group output, U10 word, U11 add and overflow into the group's write registers, U12 the
+        # bank's, U13 write (WeightRam.WRITE_LATENCY = 2). Each step's logic is one of:
         # a RAM access, a multiply, an add, or a compare/select, and the weight RAM (chip-wide on
         # an FPGA: 196 block RAMs for the paper size) only ever sees registers.
         m.d.comb += [
@@ -272,8 +275,6 @@ class Layer(wiring.Component):
             self.o_src_lane.eq(Mux(is_data, il, 0) if not event else 0),
             self.o_src_word.eq(Mux(is_data, iw, 0) if not event else 0),
             self.o_host_rdata.eq(ram.o_rdata),
-            ram.i_idle.eq(idle), ram.i_host_addr.eq(self.i_host_addr), ram.i_host_we.eq(self.i_host_we),
-            ram.i_host_wdata.eq(self.i_host_wdata),
         ]
         if event:
             m.d.comb += a_rd.addr.eq(a)
@@ -305,29 +306,29 @@ class Layer(wiring.Component):
         f2_valid, f2_read, f2_first, f2_last, f2_bias, f2_g, f2_base = stage(
             f1_valid, f1_valid & (f1_data | f1_bias), f1_first, f1_last, f1_bias, f1_g, f1_base, name="f2")
 
-        # the weight RAM's read requests: forward words (F2) or update words (U4); the word is
-        # in ram.o_rdata WeightRam.READ_LATENCY cycles later (F6 / U8)
-        u4_we = Signal()
-        u4_addr = Signal(index_shape(self.depth))
-        m.d.comb += [ram.i_re.eq(f2_read | u4_we | (idle & self.i_host_re)),
-                     ram.i_raddr.eq(Mux(f2_read, f2_base + column, Mux(u4_we, u4_addr, self.i_host_addr)))]
+        # the weight RAM's read requests: forward words (F2) or update words (U5); the word is
+        # in ram.o_rdata WeightRam.READ_LATENCY cycles later (F8 / U11)
+        u5_we = Signal()
+        u5_addr = Signal(index_shape(self.depth))
+        m.d.comb += [ram.i_re.eq(f2_read | u5_we | (idle & self.i_host_re)),
+                     ram.i_raddr.eq(Mux(f2_read, f2_base + column, Mux(u5_we, u5_addr, self.i_host_addr)))]
         word = ram.o_rdata
 
-        # F3 .. F5: bank address registered -> RAM read -> bank output registered -> word registered;
-        # F6: the products (MacLanes stage 1)
-        f6_valid, f6_first, f6_last, f6_bias, f6_value, f6_g, f6_base = stage(
-            f2_valid, f2_first, f2_last, f2_bias, value, f2_g, f2_base, name="f6", steps=WeightRam.READ_LATENCY)
+        # F3 .. F7: the RAM's read pipeline; F8: the word and the input enter the MAC lanes
+        f8_valid, f8_first, f8_last, f8_bias, f8_value, f8_g, f8_base = stage(
+            f2_valid, f2_first, f2_last, f2_bias, value, f2_g, f2_base, name="f8", steps=WeightRam.READ_LATENCY)
         m.submodules.mac = mac = MacLanes(cfg, k)
         m.d.comb += [
-            mac.i_en.eq(f6_valid), mac.i_first.eq(f6_first), mac.i_bias.eq(f6_bias),
-            mac.i_weights.eq(word), mac.i_act.eq(f6_value),   # a bubble adds w * 0
+            mac.i_en.eq(f8_valid), mac.i_first.eq(f8_first), mac.i_bias.eq(f8_bias),
+            mac.i_weights.eq(word), mac.i_act.eq(f8_value),   # a bubble adds w * 0
         ]
-        # F7 accumulates (MacLanes stage 2); F8 hands the finished group's sums to the post-processor
+        # F8 operands (MacLanes stage 1), F9 products (stage 2), F10 accumulate (stage 3); F11 hands
+        # the finished group's sums to the post-processor
         hand = Signal()
         hand_g, hand_base = Signal.like(g), Signal.like(base)
-        f7_valid, f7_last, f7_g, f7_base = stage(f6_valid, f6_last, f6_g, f6_base, name="f7")
-        assert MacLanes.LATENCY == 2
-        m.d.sync += [hand.eq(f7_valid & f7_last), hand_g.eq(f7_g), hand_base.eq(f7_base)]
+        f10_valid, f10_last, f10_g, f10_base = stage(f8_valid, f8_last, f8_g, f8_base, name="f10",
+                                                     steps=MacLanes.LATENCY - 1)
+        m.d.sync += [hand.eq(f10_valid & f10_last), hand_g.eq(f10_g), hand_base.eq(f10_base)]
         if self.hidden:
             m.submodules.rv = rv = RandomVectorGen(cfg, k)
             m.d.comb += [rv.i_label.eq(self.i_label), rv.i_start.eq(fwd_start), rv.i_next.eq(hand)]
@@ -422,29 +423,33 @@ class Layer(wiring.Component):
             u_group, u_base = u1_a, u1_abase
         m.d.comb += d_rd.addr.eq(u_group)
         u2_valid, u2_bias, u2_base = stage(u1_valid, u1_bias, u_base, name="u2")
-        u3_valid = stage(u2_valid, name="u3")
+        u4_valid = stage(u2_valid, name="u4", steps=WeightChange.LATENCY)    # the rounding step
         u3_addr = Signal(index_shape(self.depth))
         m.d.sync += u3_addr.eq(u2_base + column)
+        u4_addr = stage(u3_addr, name="u4_addr", steps=WeightChange.LATENCY - 1)
 
-        # -- U2 -> U3: the P weight changes (they do not need the old weights) ----------------
+        # -- U2 .. U4: the P weight changes (they do not need the old weights) ----------------
         m.submodules.change = chg = self.change
-        assert WeightChange.LATENCY == 1
         m.d.comb += [chg.i_deltas.eq(d_rd.data), chg.i_act.eq(value), chg.i_bias.eq(u2_bias)]
         if chg.stochastic:
             m.d.comb += chg.i_words.eq(self.i_rng_words)
         if cfg.uses_stochastic():
-            m.d.comb += self.o_rng_advance.eq(u3_valid)   # every visit draws its P words, in U3
-        u4_dw = Signal(data.ArrayLayout(change_shape(cfg, k), P))
-        u4_lanes = Signal(P)                        # event: the lanes whose change is non-zero
-        m.d.sync += [u4_we.eq(u3_valid & (chg.o_nonzero if event else 1)), u4_addr.eq(u3_addr),
-                     u4_dw.eq(chg.o_dw), u4_lanes.eq(Cat(*(chg.o_dw[p] != 0 for p in range(P))))]
+            m.d.comb += self.o_rng_advance.eq(u4_valid)   # every visit draws its P words, in U4
+        u5_dw = Signal(data.ArrayLayout(change_shape(cfg, k), P))
+        u5_lanes = Signal(P)                        # event: the lanes whose change is non-zero
+        m.d.sync += [u5_we.eq(u4_valid & (chg.o_nonzero if event else 1)), u5_addr.eq(u4_addr),
+                     u5_dw.eq(chg.o_dw), u5_lanes.eq(Cat(*(chg.o_dw[p] != 0 for p in range(P))))]
 
-        # -- U4 .. U7: address registered in its bank (above) -> RAM read -> bank output -> word --
-        u8_we, u8_addr, u8_dw, u8_lanes = stage(u4_we, u4_addr, u4_dw, u4_lanes, name="u8",
+        # -- U5 .. U10: the RAM's read pipeline (address registered in its bank group above) --
+        u11_we, u11_addr, u11_dw, u11_lanes = stage(u5_we, u5_addr, u5_dw, u5_lanes, name="u11",
                                                 steps=WeightRam.READ_LATENCY)
-        # U8: add and overflow, into the bank's write registers; U9: the write
+        # U11: add and overflow, into the group's write registers; U12 the bank's; U13: the write
         m.submodules.update = upd = UpdateLanes(cfg, k)
-        m.d.comb += [upd.i_weights.eq(word), upd.i_dw.eq(u8_dw),
-                     ram.i_we.eq(Mux(u8_we, u8_lanes if event else 1, 0)), ram.i_waddr.eq(u8_addr),
-                     ram.i_wdata.eq(upd.o_weights)]
+        # while idle the host's writes take the same path (the update is never running then)
+        all_lanes = (1 << P) - 1 if event else 1
+        m.d.comb += [upd.i_weights.eq(word), upd.i_dw.eq(u11_dw),
+                     ram.i_we.eq(Mux(idle, Mux(self.i_host_we, all_lanes, 0),
+                                     Mux(u11_we, u11_lanes if event else 1, 0))),
+                     ram.i_waddr.eq(Mux(idle, self.i_host_addr, u11_addr)),
+                     ram.i_wdata.eq(Mux(idle, self.i_host_wdata, upd.o_weights))]
         return m

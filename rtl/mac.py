@@ -19,10 +19,14 @@ class MacLanes(wiring.Component):
     Twin: :func:`hwsim.twins.mac_step`. The bias column multiplies by the constant 1.0 of the
     input format (a shift), so the multipliers stay ``weight x input`` wide.
 
-    Two stages (:data:`LATENCY`): the products are registered (an FPGA's DSP output register),
-    then accumulated, so neither the multiplier nor the accumulator's adder and overflow lie on
-    a path with the other. The accumulation loop itself is one cycle: back-to-back columns need
-    no bubbles. ``o_acc`` holds a column's sum ``LATENCY`` cycles after it is presented.
+    Three stages (:data:`LATENCY`): each lane registers its own two operands, the weight and the
+    input (0 when the weight is 0: the product is the same, and the copy is then a different
+    function in every lane, so synthesis keeps one register per multiplier instead of merging
+    them into one that fans out to every DSP across the die); the products are registered (an
+    FPGA's DSP output register), then accumulated. So each multiplier sits between registers of
+    its own, and neither it nor the accumulator's adder and overflow lie on a path with the other.
+    The accumulation loop itself is one cycle: back-to-back columns need no bubbles. ``o_acc``
+    holds a column's sum ``LATENCY`` cycles after it is presented.
 
     Parameters
     ----------
@@ -46,7 +50,7 @@ class MacLanes(wiring.Component):
         Registered sums.
     """
 
-    LATENCY = 2
+    LATENCY = 3
     """Cycles from a column at the inputs to its sum in ``o_acc``."""
 
     def __init__(self, cfg: EngineConfig, k: int):
@@ -63,13 +67,15 @@ class MacLanes(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         one = self.cfg.bias_input(self.k)
-        en, first = Signal(), Signal()
-        m.d.sync += [en.eq(self.i_en), first.eq(self.i_first)]
+        en1, first1, en, first = Signal(), Signal(), Signal(), Signal()
+        m.d.sync += [en1.eq(self.i_en), first1.eq(self.i_first), en.eq(en1), first.eq(first1)]
+        act = Mux(self.i_bias, one, self.i_act)       # the bias column's input is 1.0
         for p in range(self.cfg.lanes):
             w = self.i_weights[p]
-            product = Mux(self.i_bias, w * one, w * self.i_act)
-            held = Signal(product.shape(), name=f"product{p}")
-            m.d.sync += held.eq(product)
+            w_op, a_op = Signal(w.shape(), name=f"weight{p}"), Signal(act.shape(), name=f"operand{p}")
+            m.d.sync += [w_op.eq(w), a_op.eq(Mux(w == 0, 0, act))]
+            held = Signal((w_op * a_op).shape(), name=f"product{p}")
+            m.d.sync += held.eq(w_op * a_op)
             total = Mux(first, 0, self.o_acc[p]) + held
             with m.If(en):
                 m.d.sync += self.o_acc[p].eq(overflow(total, self.acc_fmt, m))

@@ -33,10 +33,13 @@ class WeightChange(wiring.Component):
     ``dW = -sign(delta) * sign(a)``. ``o_nonzero`` says whether any lane changes: the event
     schedule skips the read-modify-write of a word whose P changes are all zero.
 
-    Two steps (:data:`LATENCY` = 1 register): the products ``-delta * a`` (or the signs) are
-    registered, then rounded with the lane words of the *output* cycle, so the multiplier and the
-    rounding adder are never on one path. ``o_dw`` is the change of the inputs presented one
-    cycle earlier; ``i_words`` is read in the cycle ``o_dw`` is.
+    Three steps (:data:`LATENCY` = 2 registers): each lane registers its own operands (its delta,
+    and the input, 0 when the delta is 0: the same product, and a different register in every
+    lane, so synthesis cannot merge them into one that fans out to every DSP), the products
+    ``-delta * a`` (or the signs) are registered, then rounded with the lane words of the *output*
+    cycle, so the multiplier sits between registers of its own and the rounding adder is never
+    on its path. ``o_dw`` is the change of the inputs presented ``LATENCY`` cycles earlier;
+    ``i_words`` is read in the cycle ``o_dw`` is.
 
     Ports
     -----
@@ -52,7 +55,7 @@ class WeightChange(wiring.Component):
     o_nonzero : Out(1)
     """
 
-    LATENCY = 1
+    LATENCY = 2
     """Cycles from ``i_deltas`` / ``i_act`` / ``i_bias`` to ``o_dw``."""
 
     def __init__(self, cfg: EngineConfig, k: int):
@@ -76,15 +79,19 @@ class WeightChange(wiring.Component):
         drop = cfg.update_drop_bits(k)
         if layer.update_rule is UpdateRule.SIGN:
             a_sign = Mux(self.i_bias, Const(1 if one else 0, 2).as_signed(), sign(self.i_act))
+        act = Mux(self.i_bias, one, self.i_act)       # the bias column's input is 1.0
         for p in range(cfg.lanes):
             delta = self.i_deltas[p]
             if layer.update_rule is UpdateRule.SIGN:
+                d_sign, s_op = Signal(signed(2), name=f"dsign{p}"), Signal(signed(2), name=f"asign{p}")
+                m.d.sync += [d_sign.eq(sign(delta)), s_op.eq(a_sign)]
                 dw = Signal(signed(2), name=f"dw{p}")
-                m.d.sync += dw.eq(-(sign(delta) * a_sign))
+                m.d.sync += dw.eq(-(d_sign * s_op))
             else:
-                value = Mux(self.i_bias, delta * one, delta * self.i_act)
-                held = Signal(value.shape(), name=f"product{p}")
-                m.d.sync += held.eq(value)
+                d_op, a_op = Signal(delta.shape(), name=f"delta{p}"), Signal(act.shape(), name=f"operand{p}")
+                m.d.sync += [d_op.eq(delta), a_op.eq(Mux(delta == 0, 0, act))]
+                held = Signal((d_op * a_op).shape(), name=f"product{p}")
+                m.d.sync += held.eq(d_op * a_op)
                 product = -held          # negated after the register: one subtract with the rounding
                 rand = None
                 if self.stochastic:

@@ -1,4 +1,4 @@
-"""A layer's weight RAM, banked by depth, with every RAM-side signal in a register near its bank."""
+"""A layer's weight RAM, banked by depth, reached through a two-level tree of registers: groups of banks, then banks."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from amaranth.lib.wiring import In, Out
 
 from .arith import RAM_ATTRS, index_shape
 
-__all__ = ["WeightRam", "BANK_WORDS", "bank_sizes"]
+__all__ = ["WeightRam", "BANK_WORDS", "GROUP_BANKS", "bank_sizes"]
 
 BANK_WORDS = 2048
 """Words per bank: the depth of an ECP5 DP16KD block RAM at 9 bits per lane (2048 x 9), so a bank
 is one row of block RAMs side by side and its address and output registers serve only that row.
 (The paper-size layer 0, 25,120 words of 16 lanes, is 13 banks: 12 x 2,048 + 544.)"""
+
+GROUP_BANKS = 4
+"""Banks per group: each level of the tree joins at most this many inputs per bit, one 4-input LUT."""
 
 
 def bank_sizes(depth: int, bank_words: int = BANK_WORDS) -> list[int]:
@@ -23,24 +26,27 @@ def bank_sizes(depth: int, bank_words: int = BANK_WORDS) -> list[int]:
 
 
 class WeightRam(wiring.Component):
-    """``depth`` words of P lanes in banks of :data:`BANK_WORDS`; pipelined read and write, direct host access.
+    """``depth`` words of P lanes in banks of :data:`BANK_WORDS`; every access crosses two register levels.
 
-    Why banks: on an FPGA a 25,120-word RAM is ~200 block RAMs spread over the die. One address
-    register driving all of them, and one select of their outputs into one register, were the
-    paper-size engine's critical paths (block RAM clock-to-out plus a 13-to-1 select across the
-    die: 16.5 ns). Here each bank has its own address and write registers, loaded only when an
-    access goes to that bank (so synthesis cannot merge the copies), and its own output register,
-    which holds 0 unless its bank was read; the word is the OR of the output registers one step
-    later (a registered bank select fanned out to every bit was the next critical path: 12 ns of
-    routing).
+    Why a tree: on an FPGA a 25,120-word RAM is ~200 block RAMs spread over the die. A single level
+    of registers between the datapath and the banks was the paper-size engine's critical path and
+    its routing congestion: one address register driving every bank, then 13 bank outputs OR-ed
+    (or selected) into one word register across the die, and the write data fanned out to 13 banks
+    the same way (12 ns of routing; router2 could not resolve the congestion). Here banks come in
+    groups of :data:`GROUP_BANKS`; a group has its own address, write and output registers, and each
+    bank in it has its own again. Every register is loaded only when an access goes to its group or
+    bank (so synthesis cannot merge the copies), and no level joins more than 4 inputs per bit, so
+    each step is one LUT and one hop.
 
-    Read: the address presented with ``i_re`` in cycle A is registered in its bank (end of A), read
-    (A+1), the bank's output registered (A+2), selected and registered (A+3): ``o_rdata`` holds it in
-    cycle A + :data:`READ_LATENCY`. Write: ``i_waddr`` / ``i_wdata`` / ``i_we`` (one enable per lane
-    with ``granularity``) in cycle W are registered in their bank and written at the end of W+1.
-    While ``i_idle``, the host's write goes to its bank directly (``i_host_we`` writes now); the host
-    reads through ``i_re`` / ``i_raddr`` like the pipeline (one select of the banks' outputs, not
-    two: each is 2,048 wires across the die at paper size).
+    Read: the address presented with ``i_re`` in cycle A is registered in its group (end of A), in
+    its bank (A+1), read (A+2); the bank's output register (A+3) holds the word, or 0 if the bank
+    was not read, its group ORs its banks' registers (A+4) and the word is the OR of the groups
+    (A+5): ``o_rdata`` holds it in cycle A + :data:`READ_LATENCY`. Write: ``i_waddr`` / ``i_wdata``
+    / ``i_we`` (one enable per lane with ``lane_enables``) in cycle W are registered in their group
+    (end of W), their bank (W+1) and written at the end of W+2 (:data:`WRITE_LATENCY`); a read
+    requested after W sees the new word. The host loads and reads back through the same ports
+    (the layer selects the host while idle): a read and a write of one word in the same cycle read
+    an undefined word (``no_rw_check``).
 
     Parameters
     ----------
@@ -57,8 +63,10 @@ class WeightRam(wiring.Component):
         Words per bank (:data:`BANK_WORDS`).
     """
 
-    READ_LATENCY = 4
+    READ_LATENCY = 6
     """Cycles from a read request to the word in ``o_rdata``."""
+    WRITE_LATENCY = 2
+    """Cycles from a write request to the clock edge that writes the RAM (at the end of that cycle)."""
 
     def __init__(self, depth: int, lane_shape, lanes: int, lane_enables: bool, init=(),
                  bank_words: int = BANK_WORDS):
@@ -70,10 +78,8 @@ class WeightRam(wiring.Component):
         word = data.ArrayLayout(self.lane_shape, lanes)
         addr = index_shape(max(2, depth))
         super().__init__({
-            "i_idle": In(1),
             "i_re": In(1), "i_raddr": In(addr), "o_rdata": Out(word),
             "i_we": In(lanes if lane_enables else 1), "i_waddr": In(addr), "i_wdata": In(word),
-            "i_host_addr": In(addr), "i_host_we": In(1), "i_host_wdata": In(word),
         })
 
     def _split(self, addr):
@@ -86,44 +92,61 @@ class WeightRam(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         word = data.ArrayLayout(self.lane_shape, self.lanes)
-        all_lanes = (1 << self.lanes) - 1 if self.lane_enables else 1
+        low = index_shape(max(self.sizes))
         r_bank, r_low = self._split(self.i_raddr)
         w_bank, w_low = self._split(self.i_waddr)
-        h_bank, h_low = self._split(self.i_host_addr)
-        outs = []
-        for b, size in enumerate(self.sizes):
-            init = self.init[b * self.bank_words:b * self.bank_words + size]
-            mem = memory.Memory(shape=word, depth=size, init=init, attrs=RAM_ATTRS)
-            m.submodules[f"bank{b}"] = mem
-            rd, wr = mem.read_port(), mem.write_port(granularity=1 if self.lane_enables else None)
-            low = index_shape(size)
-            addr = Signal(low, name=f"raddr{b}")            # this bank's read address register
-            with m.If(self.i_re & (r_bank == b)):
-                m.d.sync += addr.eq(r_low[:len(addr)])
-            waddr = Signal(low, name=f"waddr{b}")
-            wdata = Signal(word, name=f"wdata{b}")
-            wen = Signal(len(self.i_we), name=f"wen{b}")
-            hit = w_bank == b
-            with m.If(self.i_we.any() & hit):
-                m.d.sync += [waddr.eq(w_low[:len(waddr)]), wdata.eq(self.i_wdata)]
-            m.d.sync += wen.eq(Mux(hit, self.i_we, 0))
-            # this bank's output register holds its word only after a read of this bank, else 0, so
-            # the banks' outputs are OR-ed: no select signal fans out to every bit across the die
-            hit1, hit2 = Signal(name=f"rhit{b}_1"), Signal(name=f"rhit{b}_2")
-            m.d.sync += [hit1.eq(self.i_re & (r_bank == b)), hit2.eq(hit1)]
-            out = Signal(word, name=f"rdata{b}")
-            m.d.sync += out.eq(Mux(hit2, rd.data, 0))
-            host_hit = h_bank == b
-            m.d.comb += [
-                rd.addr.eq(addr),
-                wr.addr.eq(Mux(self.i_idle, h_low[:len(waddr)], waddr)),
-                wr.data.eq(Mux(self.i_idle, self.i_host_wdata, wdata)),
-                wr.en.eq(Mux(self.i_idle, Mux(self.i_host_we & host_hit, all_lanes, 0), wen)),
-            ]
-            outs.append(out)
-        # address registered in its bank (A), read (A+1), output registered (A+2), OR of the banks (A+3)
-        word_bits = outs[0].as_value()
-        for out in outs[1:]:
-            word_bits = word_bits | out.as_value()
-        m.d.sync += self.o_rdata.eq(word_bits)
+        n_groups = -(-len(self.sizes) // GROUP_BANKS)
+        group_outs = []
+        for j in range(n_groups):
+            banks = range(j * GROUP_BANKS, min(len(self.sizes), (j + 1) * GROUP_BANKS))
+            # the group's registers: the read request, the write request (loaded only for this group)
+            r_in, w_in = (r_bank // GROUP_BANKS) == j, (w_bank // GROUP_BANKS) == j
+            g_re, g_rbank = Signal(name=f"g{j}_re"), Signal(range(GROUP_BANKS), name=f"g{j}_rbank")
+            g_raddr = Signal(low, name=f"g{j}_raddr")
+            m.d.sync += g_re.eq(self.i_re & r_in)
+            with m.If(self.i_re & r_in):
+                m.d.sync += [g_rbank.eq(r_bank % GROUP_BANKS), g_raddr.eq(r_low)]
+            g_we = Signal(len(self.i_we), name=f"g{j}_we")
+            g_wbank = Signal(range(GROUP_BANKS), name=f"g{j}_wbank")
+            g_waddr, g_wdata = Signal(low, name=f"g{j}_waddr"), Signal(word, name=f"g{j}_wdata")
+            m.d.sync += g_we.eq(Mux(w_in, self.i_we, 0))
+            with m.If(self.i_we.any() & w_in):
+                m.d.sync += [g_wbank.eq(w_bank % GROUP_BANKS), g_waddr.eq(w_low), g_wdata.eq(self.i_wdata)]
+            bank_outs = []
+            for b in banks:
+                size = self.sizes[b]
+                init = self.init[b * self.bank_words:b * self.bank_words + size]
+                mem = memory.Memory(shape=word, depth=size, init=init, attrs=RAM_ATTRS)
+                m.submodules[f"bank{b}"] = mem
+                rd, wr = mem.read_port(), mem.write_port(granularity=1 if self.lane_enables else None)
+                here = b % GROUP_BANKS
+                raddr = Signal(index_shape(size), name=f"raddr{b}")
+                r_hit = g_re & (g_rbank == here)
+                with m.If(r_hit):
+                    m.d.sync += raddr.eq(g_raddr[:len(raddr)])
+                # the bank's output register holds its word only after a read of this bank, else 0,
+                # so a group ORs its banks and the word ORs the groups: no select signal fans out
+                hit1, hit2 = Signal(name=f"rhit{b}_1"), Signal(name=f"rhit{b}_2")
+                m.d.sync += [hit1.eq(r_hit), hit2.eq(hit1)]
+                out = Signal(word, name=f"rdata{b}")
+                m.d.sync += out.eq(Mux(hit2, rd.data, 0))
+                waddr, wdata = Signal(index_shape(size), name=f"waddr{b}"), Signal(word, name=f"wdata{b}")
+                wen = Signal(len(self.i_we), name=f"wen{b}")
+                w_hit = g_wbank == here
+                with m.If(g_we.any() & w_hit):
+                    m.d.sync += [waddr.eq(g_waddr[:len(waddr)]), wdata.eq(g_wdata)]
+                m.d.sync += wen.eq(Mux(w_hit, g_we, 0))
+                m.d.comb += [rd.addr.eq(raddr), wr.addr.eq(waddr), wr.data.eq(wdata), wr.en.eq(wen)]
+                bank_outs.append(out.as_value())
+            g_out = Signal(len(bank_outs[0]), name=f"g{j}_rdata")
+            m.d.sync += g_out.eq(_or(bank_outs))
+            group_outs.append(g_out)
+        m.d.sync += self.o_rdata.eq(_or(group_outs))
         return m
+
+
+def _or(values):
+    out = values[0]
+    for v in values[1:]:
+        out = out | v
+    return out

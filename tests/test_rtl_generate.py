@@ -95,8 +95,8 @@ def test_generates_verilog_init_files_and_manifest(tmp_path, capsys):
     # pipeline steps to the modulatory signal, then the last group's lanes one per cycle), update
     # tail 9; finish
     assert man["cycles"]["schedule"] == "dense"
-    assert man["cycles"]["train"] == cycles(cfg, True) == 8 + (260 + 19) + (260 + 9) + (66 + 19) + (66 + 9) + 1
-    assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + 279 + 85 + 1
+    assert man["cycles"]["train"] == cycles(cfg, True) == 8 + (260 + 22) + (260 + 13) + (66 + 22) + (66 + 13) + 1
+    assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + (260 + 22) + (66 + 22) + 1
     verilog = (out / man["verilog"]).read_text()
     assert "module drtp_engine(" in verilog and "always_ff" not in verilog and "logic " not in verilog
     assert 'initial $readmemh("layer0_weights.hex", bank0);' in verilog
