@@ -7,7 +7,7 @@ SIM    ?= all
 BITS   ?= 8
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup deps-apt demo test test-fast sim verilog mutate synth flows sweep bench clean
+.PHONY: setup deps-apt demo test test-fast sim verilog mutate synth flows sweep bench board clean
 
 setup: $(STAMP) deps-apt
 
@@ -47,6 +47,13 @@ flows: verilog
 # Area / Fmax / energy: yosys + nextpnr on the small engine at 4/8/12 bits and the paper-size one at 8.
 synth: setup
 	$(PY) -m rtl.estimate --synth --config small@4 --config small --config small@12 --config paper-784-500-10 -o build/estimate
+
+# Bitstreams: the small engine for the iCE40-HX8K breakout (and the iCEBreaker's UP5K, which it does
+# not fit: that build ends with one sentence), then the paper-size engine for the ULX3S-85F (10-25 min).
+board: setup
+	$(PY) -m rtl.board build --board ice40-hx8k-b-evn --config small
+	-$(PY) -m rtl.board build --board icebreaker --config small
+	nice -n 10 $(PY) -m rtl.board build --board ulx3s-85f --config configs/paper-784-500-10.yaml --threads 1
 
 sweep: setup
 	$(PY) -m hwsim.sweep weight-bits-mnist5k
