@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from pathlib import Path
 
 import numpy as np
@@ -85,11 +86,13 @@ def test_beats_and_words_follow_the_rtl_layout(golden):
     ports = EnginePorts.from_manifest(cfg, manifest(cfg))
     tb = EngineTB.__new__(EngineTB)
     tb.p = ports
+    tb.junk = random.Random(1)     # the bench fills non-last beats' label/train with junk (ignored by the engine)
     w = golden.init_weights[1]
     words = tb._words(1, w)
     ref = weight_words(cfg, 1, w)
     for word, lanes in zip(words, ref):
         assert [((word >> (8 * p)) & 0xFF) - (256 if (word >> (8 * p + 7)) & 1 else 0) for p in range(4)] == lanes
     beats = tb._beats(golden.train_x[0], 9, True)
-    assert len(beats) == 16 and all(b >> 32 == 9 | 16 for b in beats)
+    assert len(beats) == 16 and beats[-1] >> 32 == 9 | 16          # label and train from the last beat
+    assert any(b >> 32 != 9 | 16 for b in beats[:-1])             # the others carry junk
     assert [(beats[1] >> (8 * p)) & 0xFF for p in range(4)] == list(golden.train_x[0][4:8])
