@@ -7,7 +7,7 @@ SIM    ?= all
 BITS   ?= 8
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup deps-apt demo test test-fast sim verilog mutate synth flows sweep bench board formal clean
+.PHONY: setup deps-apt demo test test-fast sim sim-long verilog mutate synth flows sweep bench board formal clean
 
 setup: $(STAMP) deps-apt
 
@@ -35,6 +35,13 @@ test-fast: setup
 
 sim: setup
 	DRTP_REQUIRE_TOOLS=1 SIM=$(SIM) WAVES=$(WAVES) $(PY) -m pytest -n 2 --dist loadgroup cocotb_tests
+
+# Long runs (docs/verification.md, Long runs): Verilator unless SIM is given: >= 10,000 small and stress
+# samples in lockstep, one MNIST-5k epoch of the paper-size engine, then its 1,000 test samples (~15 min);
+# SIM=icarus runs them shorter. Records in build/cocotb/long/<sim>-<config>.json.
+sim-long: setup
+	DRTP_LONG=1 DRTP_REQUIRE_TOOLS=1 SIM=$(if $(filter command line environment,$(origin SIM)),$(SIM),verilator) \
+	  nice -n 10 $(PY) -m pytest -v -p no:cacheprovider cocotb_tests/test_long.py
 
 verilog: setup
 	$(PY) -m rtl.generate --config configs/small.yaml -o build/rtl/small

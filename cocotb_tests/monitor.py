@@ -44,6 +44,9 @@ class StreamMonitor:
 def lanes_of(word: int, n: int, width: int, signed: bool) -> np.ndarray:
     """``n`` fields of ``width`` bits out of an integer, field 0 lowest, as raw (sign-extended) ints."""
     mask = (1 << width) - 1
+    if width > 63:   # a lane group's whole word (P lanes, e.g. 16 x 8 bits): Python ints, which callers split
+        vals = [(word >> (i * width)) & mask for i in range(n)]
+        return np.array([v - (1 << width) if signed and v >> (width - 1) else v for v in vals], dtype=object)
     out = np.array([(word >> (i * width)) & mask for i in range(n)], dtype=np.int64)
     if signed:
         out = np.where(out >= (1 << (width - 1)), out - (1 << width), out)

@@ -427,9 +427,10 @@ def bench_config(config: str | Path, schedule: str | None = None):
 
 
 def ensure_golden(config: str | Path, samples: int, infer: int, out: Path | None = None,
-                  schedule: str | None = None, stimulus: str = "data") -> Path:
+                  schedule: str | None = None, stimulus: str = "data", checkpoints: str = "last") -> Path:
     """A golden set regenerated on demand into ``build/cocotb/golden/<config name>[-schedule][-stimulus]``
-    (reused while valid)."""
+    (reused while valid). ``checkpoints``: full weights after which samples (``golden.generate``'s
+    ``--checkpoints``, e.g. ``every:250``)."""
     from golden.format import GoldenError
     from golden.generate import generate
     from golden.reader import open_golden
@@ -438,7 +439,8 @@ def ensure_golden(config: str | Path, samples: int, infer: int, out: Path | None
     suffix = (f"-{schedule}" if schedule else "") + (f"-{stimulus}" if stimulus != "data" else "")
     out = out or BUILD / "golden" / f"{cfg.name}{suffix}"
     stamp = out.parent / f".{out.name}.stamp"
-    model = _tree_digest([ROOT / "hwsim", ROOT / "golden"], f"{samples}/{infer}/{stimulus}")
+    model = _tree_digest([ROOT / "hwsim", ROOT / "golden"], f"{samples}/{infer}/{stimulus}"
+                         + (f"/{checkpoints}" if checkpoints != "last" else ""))
     with file_lock(out.parent / f".{out.name}.lock"):
         try:
             open_golden(out, expect=cfg)
@@ -446,7 +448,7 @@ def ensure_golden(config: str | Path, samples: int, infer: int, out: Path | None
                 return out
         except GoldenError:
             pass
-        generate(cfg, out, samples=samples, infer=infer, seed=0, checkpoints="last", reference_samples=1,
+        generate(cfg, out, samples=samples, infer=infer, seed=0, checkpoints=checkpoints, reference_samples=1,
                  stimulus=stimulus)
         stamp.write_text(model)
     return out
