@@ -6,7 +6,7 @@ each job ends, and OUT/formal.json atomically after each row ("complete": true a
 OUT/formal.md); the jobs' files stay in
 OUT/<row>/ (a counterexample's VCD under OUT/<row>/proof/engine_0/).
 
-    python -m rtl.formal                                   # the whole table (about 8 minutes)
+    python -m rtl.formal                                   # the whole table (240 rows, 8-12 minutes)
     python -m rtl.formal --block mac,requant --width 24    # some rows
     python -m rtl.formal --list                            # the rows, without running them
 

@@ -15,7 +15,7 @@ import os
 import re
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hwsim.fileio import write_text_atomic
@@ -89,8 +89,22 @@ def run_sby(miter: Miter, workdir: str | Path, timeout: int = 600) -> Verdict:
     """Write ``workdir/top.il`` and ``proof.sby``, run sby in ``workdir/proof``, and return its verdict.
 
     ``workdir`` is this proof's own folder (it is created; a previous run's ``proof`` folder in it is
-    replaced by sby's ``-f``). A tool that cannot run raises :class:`~rtl.tools.FlowError`.
+    replaced by sby's ``-f``). The miter's lemmas are then proven in ``workdir/<lemma name>/`` while
+    all is proven: the verdict is the first one not PASS (its detail names the lemma), else PASS,
+    with the seconds of every job run. A tool that cannot run raises :class:`~rtl.tools.FlowError`.
     """
+    verdict = _run_one(miter, workdir, timeout)
+    for lemma in miter.lemmas:
+        if verdict.status != "PASS":
+            break
+        last = _run_one(lemma, Path(workdir) / lemma.name, timeout)
+        seconds = verdict.seconds + last.seconds
+        verdict = replace(verdict, seconds=seconds) if last.status == "PASS" else \
+            replace(last, seconds=seconds, detail=f"{lemma.name}: {last.detail}")
+    return verdict
+
+
+def _run_one(miter: Miter, workdir: str | Path, timeout: int) -> Verdict:
     workdir = Path(workdir).absolute()     # absolute: the solver link goes on PATH, and sby runs elsewhere
     workdir.mkdir(parents=True, exist_ok=True)
     warm_up()

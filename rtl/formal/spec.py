@@ -81,6 +81,11 @@ def _one(fmt: FixedFormat) -> int:
     return 1 << fmt.frac_bits if fmt.frac_bits >= 0 else 0
 
 
+def _a_ext(fmt: FixedFormat, bias, act) -> Value:
+    """``a_ext`` (sections 3 and 5): the column's input, or 1.0 (:func:`_one`) for the bias column."""
+    return Mux(bias, _one(fmt), act)
+
+
 def _sign(v) -> Value:
     return Mux(v > 0, 1, Mux(v < 0, -1, 0))
 
@@ -175,9 +180,9 @@ def _dw_bits(cfg: EngineConfig, k: int) -> int:
 class WeightProductSpec(wiring.Component):
     """Section 5, first half: each lane's exact ``-delta * a_ext`` (rule ``shift``) or ``-sign(delta) * sign(a_ext)``.
 
-    ``a_ext`` is ``2^F_in`` for the bias column. The miter registers these products the way
-    :class:`rtl.update.WeightChange` registers its own, so the solver compares two multipliers of
-    the same operands in the same cycle (across the register it could not: 24 x 24 bits ran past 5 minutes).
+    ``a_ext`` (:func:`_a_ext`) is ``2^F_in`` for the bias column. The proof of rule ``shift``
+    (:func:`rtl.formal.miter.weight_change`) uses :meth:`input_ext` and the exactness of ``*``, not
+    this multiplier: a solver cannot show two different multiplier circuits equal at 16-24 bits.
     """
 
     def __init__(self, cfg: EngineConfig, k: int):
@@ -188,20 +193,19 @@ class WeightProductSpec(wiring.Component):
             "o_products": Out(data.ArrayLayout(signed(2 * _dw_bits(cfg, k)), cfg.lanes)),
         })
 
+    def input_ext(self, bias, act) -> Value:
+        """This layer's ``a_ext`` of ``bias`` / ``act`` (also what the miter's operand check expects)."""
+        return _a_ext(self.cfg.in_format(self.k), bias, act)
+
     def elaborate(self, platform):
         m = Module()
-        cfg, k = self.cfg, self.k
-        one = _one(cfg.in_format(k))
-        for p in range(cfg.lanes):
+        a_ext = self.input_ext(self.i_bias, self.i_act)
+        for p in range(self.cfg.lanes):
             delta = self.i_deltas[p]
-            if cfg.layers[k].update_rule is UpdateRule.SIGN:
-                a_sign = Mux(self.i_bias, _sign(one), _sign(self.i_act))
-                m.d.comb += self.o_products[p].eq(-(_sign(delta) * a_sign))
-            else:
-                # exact: Amaranth sizes a product of raw operands to hold every value. Written per
-                # column kind (bias: times 2^F_in), the multiplier is the block's: word-level
-                # equivalence of two different multiplier circuits is beyond the solver at 24 bits
-                m.d.comb += self.o_products[p].eq(-Mux(self.i_bias, delta * one, delta * self.i_act))
+            if self.cfg.layers[self.k].update_rule is UpdateRule.SIGN:
+                m.d.comb += self.o_products[p].eq(-(_sign(delta) * _sign(a_ext)))
+            else:   # exact: Amaranth sizes a product of raw operands to hold every value
+                m.d.comb += self.o_products[p].eq(-(delta * a_ext))
         return m
 
 
@@ -290,7 +294,7 @@ def _mac_product_bits(cfg: EngineConfig, k: int) -> int:
 
 
 class MacProductSpec(wiring.Component):
-    """Section 3 step 1, the term: each lane's exact ``W * a_ext`` (``a_ext = 2^F_in`` for the bias column)."""
+    """Section 3 step 1, the term: each lane's exact ``W * a_ext`` (:func:`_a_ext`: 1.0 for the bias column)."""
 
     def __init__(self, cfg: EngineConfig, k: int):
         self.cfg, self.k = cfg, k
@@ -298,12 +302,15 @@ class MacProductSpec(wiring.Component):
                           "i_act": In(_raw(cfg.in_format(k))),
                           "o_products": Out(data.ArrayLayout(signed(_mac_product_bits(cfg, k)), cfg.lanes))})
 
+    def input_ext(self, bias, act) -> Value:
+        """This layer's ``a_ext`` of ``bias`` / ``act`` (also what the miter's operand check expects)."""
+        return _a_ext(self.cfg.in_format(self.k), bias, act)
+
     def elaborate(self, platform):
         m = Module()
-        one = _one(self.cfg.in_format(self.k))
+        a_ext = self.input_ext(self.i_bias, self.i_act)
         for p in range(self.cfg.lanes):   # exact product of the raw operands (see WeightProductSpec)
-            w = self.i_weights[p]
-            m.d.comb += self.o_products[p].eq(Mux(self.i_bias, w * one, w * self.i_act))
+            m.d.comb += self.o_products[p].eq(self.i_weights[p] * a_ext)
         return m
 
 
@@ -333,9 +340,9 @@ class MacAddSpec(wiring.Component):
 class MacSpec(wiring.Component):
     """Section 3 step 1, one column of one lane group: :class:`MacProductSpec` then :class:`MacAddSpec`.
 
-    Combinational: ``i_acc`` is the sum so far. :mod:`rtl.formal.miter` uses the two halves apart,
-    the term registered like :class:`rtl.mac.MacLanes` registers its products, and feeds ``i_acc``
-    the block's previous output.
+    Combinational: ``i_acc`` is the sum so far. :func:`rtl.formal.miter.mac` proves the block
+    against the two halves apart (the operands of :meth:`MacProductSpec.input_ext`, then
+    :class:`MacAddSpec` of their exact product) and feeds ``i_acc`` the block's previous output.
     """
 
     def __init__(self, cfg: EngineConfig, k: int):
