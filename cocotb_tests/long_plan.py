@@ -98,7 +98,7 @@ def plan_for(sim: str, label: str, env=os.environ) -> LongPlan:
                             f"{samples // n_train} epochs of {n_train} (>= {MIN_SMALL_SAMPLES}), then the whole "
                             f"test set")
     elif sim == "icarus":
-        # Icarus runs the small engine at ~7-9k cycles/s (1,317 cycles a sample) and the paper-size one
+        # Icarus runs the small engine at ~7-9k cycles/s (1,321 cycles a sample) and the paper-size one
         # at ~1.4-2k (51k a sample, 26k a read-back): 250 paper samples would take about three hours;
         # these lengths took 14 min in all (docs/verification.md, Long runs)
         plan = (LongPlan(label, config, 8, 4, 8, stimulus, "Icarus: 8 samples, read-backs after 4 and 8")

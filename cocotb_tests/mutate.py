@@ -136,9 +136,9 @@ MUTANTS = (
            (("rtl/update.py", "self.o_nonzero.eq(self.o_dw.as_value().any())",
              "self.o_nonzero.eq(self.o_dw.as_value()[len(self.o_dw[0]):].any())"),)),
     Mutant("rng_on_skipped_work", "event: the lane RNG also advances on forward slots (skipped update work)",
-           (("rtl/layer.py", "self.o_rng_advance.eq(u4_valid)", "self.o_rng_advance.eq(u4_valid | f2_valid)"),)),
+           (("rtl/layer.py", "self.o_rng_advance.eq(u5_valid)", "self.o_rng_advance.eq(u5_valid | f3_valid)"),)),
     Mutant("rng_not_on_done_work", "event: the lane RNG advances only on visits that write (not on every visit)",
-           (("rtl/layer.py", "self.o_rng_advance.eq(u4_valid)", "self.o_rng_advance.eq(u4_valid & chg.o_nonzero)"),)),
+           (("rtl/layer.py", "self.o_rng_advance.eq(u5_valid)", "self.o_rng_advance.eq(u5_valid & chg.o_nonzero)"),)),
 )
 
 # (label, config, schedule, golden set, cocotb test filter), run in order until one catches the mutant

@@ -17,15 +17,17 @@ from .config import EngineConfig
 __all__ = ["FWD_PIPE", "UPD_TAIL", "FINISH", "SampleCounts", "forward_slots", "load_cycles",
            "sample_cycles", "dense_counts", "COUNT_FIELDS"]
 
-FWD_PIPE = 14
+FWD_PIPE = 15
 """Forward steps after a group's last slot is issued, each ending in a register (docs/engine.md
-§5.2): column read, column registered, weight address (registered in its bank group, then in its
+§5.2): column read, the read data registered (nothing before that register: an FPGA block RAM's
+output register), column registered, weight address (registered in its bank group, then in its
 bank), weight RAM read, bank output registered, group output, word, each lane's operands,
 products, accumulate, hand-over, requantize, activation, modulatory signal; the post-processor's
 last step (the writes) is the group's P-th cycle after the modulatory signal's first, so the tail
 is FWD_PIPE + P. Earlier groups' post-processing overlaps the next group's slots."""
-UPD_TAIL = 13
-"""Update steps after the last visit is issued: column and group registered with the delta read,
+UPD_TAIL = 14
+"""Update steps after the last visit is issued: column (and active group) read data registered,
+column and group registered with the delta read,
 each lane's operands and the word address, products, rounding with the lane words, address
 registered in its bank group and then its bank, weight RAM read, bank output registered, group
 output, word, add and overflow into the group's write registers, the bank's write registers,

@@ -157,6 +157,11 @@ class DrtpEngine(wiring.Component):
                 m.d.sync += [beat.eq(0), label.eq(self.sample.payload.label), train.eq(self.sample.payload.train)]
         if cfg.is_event:
             loaded = self._serializer(m, sources[0], beat, last_beat, accept)
+        else:
+            # ``ready`` is a register of its own that mirrors the LOAD state: decoding the state
+            # first put the handshake, the beat count and the state change in one long path
+            in_load = Signal(init=1)
+            m.d.comb += self.sample.ready.eq(in_load)
         with m.FSM(name="ctrl") as fsm:
             with m.State("LOAD"):
                 if cfg.is_event:
@@ -164,11 +169,11 @@ class DrtpEngine(wiring.Component):
                         m.d.comb += layers[0].i_start_fwd.eq(1)
                         m.next = "FWD0"
                 else:
-                    m.d.comb += self.sample.ready.eq(1)
                     with m.If(accept):
                         m.d.comb += [in_wr.addr.eq(beat), in_wr.data.eq(self.sample.payload.pixels), in_wr.en.eq(1)]
                         with m.If(last_beat):
                             m.d.comb += layers[0].i_start_fwd.eq(1)
+                            m.d.sync += in_load.eq(0)
                             m.next = "FWD0"
             for k, layer in enumerate(layers):
                 last = cfg.is_output(k)
@@ -194,6 +199,8 @@ class DrtpEngine(wiring.Component):
                         go_next()
             with m.State("FINISH"):
                 m.d.comb += self.done.eq(1)
+                if not cfg.is_event:
+                    m.d.sync += in_load.eq(1)
                 if cfg.is_event:
                     m.d.comb += sources[0].i_clear.eq(1)   # the next sample's events start at 0
                 m.next = "LOAD"

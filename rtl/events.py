@@ -1,7 +1,10 @@
 """A layer's input columns as the layer reads them: an event list (``event``) or P-wide words (``dense``).
 
 Both give the layer the same read interface: it presents a column slot ``index`` (and, for dense
-words, the slot's word and lane), and one cycle later gets the column's address and value.
+words, the slot's word and lane), and :data:`COLUMN_LATENCY` cycles later gets the column's address
+and value: the RAM read, then a plain register of the RAM's data before any logic (an FPGA block RAM
+holds it in its own output register, 1 ns after the clock instead of 5.8 on an ECP5; see
+rtl.estimate.bram_outreg).
 ``event`` (docs/engine.md §11): the non-zero inputs in ascending column order, appended one per
 cycle by whoever produces them (the input serializer for layer 0, the previous layer's
 post-processor otherwise). ``dense``: every column, read out of the words the producer wrote.
@@ -17,7 +20,10 @@ from hwsim.formats import FixedFormat
 
 from .arith import RAM_ATTRS, index_shape, shape_of
 
-__all__ = ["EventBuffer", "DenseColumns", "event_layout"]
+__all__ = ["EventBuffer", "DenseColumns", "event_layout", "COLUMN_LATENCY"]
+
+COLUMN_LATENCY = 2
+"""Cycles from a column slot presented to its address and value: the read, the read data's register."""
 
 
 def event_layout(n_in: int, fmt: FixedFormat) -> data.StructLayout:
@@ -41,7 +47,7 @@ class EventBuffer(wiring.Component):
     i_index : In(index_shape(n_in))
         Read the event with this index ...
     o_addr : Out(index_shape(n_in)), o_value : Out(shape_of(fmt))
-        ... here, one cycle later.
+        ... here, :data:`COLUMN_LATENCY` cycles later.
     """
 
     def __init__(self, n_in: int, fmt: FixedFormat):
@@ -60,8 +66,11 @@ class EventBuffer(wiring.Component):
         m.d.comb += [
             wr.addr.eq(self.o_count), wr.data.addr.eq(self.i_waddr), wr.data.value.eq(self.i_wvalue),
             wr.en.eq(self.i_we),
-            rd.addr.eq(self.i_index), self.o_addr.eq(rd.data.addr), self.o_value.eq(rd.data.value),
+            rd.addr.eq(self.i_index),
         ]
+        held = Signal(layout, reset_less=True)      # the read data's register: no logic, no reset
+        m.d.sync += held.eq(rd.data)
+        m.d.comb += [self.o_addr.eq(held.addr), self.o_value.eq(held.value)]
         with m.If(self.i_clear):
             m.d.sync += self.o_count.eq(0)
         with m.Elif(self.i_we):
@@ -79,7 +88,8 @@ class DenseColumns(wiring.Component):
     o_mem_addr : Out(index_shape(words)), i_mem_data : In(ArrayLayout(shape_of(fmt), P))
         The word memory's synchronous read port.
     o_addr : Out(index_shape(n_in)), o_value : Out(shape_of(fmt))
-        The column and its value, one cycle after the slot.
+        The column and its value, :data:`COLUMN_LATENCY` cycles after the slot (the word is
+        registered as read, then its lane selected).
     """
 
     def __init__(self, n_in: int, lanes: int, fmt: FixedFormat):
@@ -93,8 +103,11 @@ class DenseColumns(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        lane = Signal.like(self.i_lane)
-        m.d.sync += [self.o_addr.eq(self.i_index), lane.eq(self.i_lane)]
+        lane1, lane = Signal.like(self.i_lane), Signal.like(self.i_lane)
+        index1 = Signal.like(self.i_index)
+        held = Signal.like(self.i_mem_data, reset_less=True)     # no logic before it, no reset
+        m.d.sync += [index1.eq(self.i_index), self.o_addr.eq(index1), lane1.eq(self.i_lane), lane.eq(lane1),
+                     held.eq(self.i_mem_data)]      # the word's register, nothing before it
         m.d.comb += [self.o_mem_addr.eq(self.i_word),
-                     self.o_value.eq(self.i_mem_data[lane] if self.lanes > 1 else self.i_mem_data[0])]
+                     self.o_value.eq(held[lane] if self.lanes > 1 else held[0])]
         return m

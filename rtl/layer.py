@@ -12,6 +12,7 @@ from hwsim.config import EngineConfig
 from .activation import ActivationUnit
 from .arith import RAM_ATTRS, fit, index_shape, shape_of
 from .error import OutputError
+from .events import COLUMN_LATENCY
 from .mac import MacLanes
 from .randvec import RandomVectorGen
 from .requant import Requantizer
@@ -257,19 +258,21 @@ class Layer(wiring.Component):
         m.d.comb += self.o_busy.eq(~idle)
 
         # -- the pipelines (docs/engine.md §5.2, hwsim.cycles): a register after every step --------
-        # Forward, per slot: F0 column read, F1 column registered, F2 weight address added and
-        # registered in its bank group, F3 in its bank, F4 weight RAM read, F5 bank output
-        # registered, F6 group output, F7 word (rtl.weight_ram.READ_LATENCY = 6 from F2), F8 each
-        # lane's operands registered (MacLanes stage 1), F9 products (2), F10 accumulate (3), F11
+        # Forward, per slot: F0 column read, F1 the read data registered (nothing before it: an
+        # FPGA block RAM's output register), F2 column registered, F3 weight address added and
+        # registered in its bank group, F4 in its bank, F5 weight RAM read, F6 bank output
+        # registered, F7 group output, F8 word (rtl.weight_ram.READ_LATENCY = 6 from F3), F9 each
+        # lane's operands registered (MacLanes stage 1), F10 products (2), F11 accumulate (3), F12
         # hand-over, then the post-processor Q1 requantize, Q2 activation, Q3 modulatory signal,
-        # Q4 writes. Update, per visit: U0 column and group read, U1 registered (and the group's
-        # delta read), U2 each lane's operands (WeightChange stage 1) and the word's address, U3
-        # products (2), U4 rounding with the lane words, U5 address registered in its bank group (a
-        # word with no change stops here), U6 in its bank, U7 weight RAM read, U8 bank output, U9
-        # group output, U10 word, U11 add and overflow into the group's write registers, U12 the
-        # bank's, U13 write (WeightRam.WRITE_LATENCY = 2). Each step's logic is one of:
-        # a RAM access, a multiply, an add, or a compare/select, and the weight RAM (chip-wide on
-        # an FPGA: 196 block RAMs for the paper size) only ever sees registers.
+        # Q4 writes. Update, per visit: U0 column and group read, U1 their data registered, U2
+        # registered (and the group's delta read), U3 each lane's operands (WeightChange stage 1)
+        # and the word's address, U4 products (2), U5 rounding with the lane words, U6 address
+        # registered in its bank group (a word with no change stops here), U7 in its bank, U8
+        # weight RAM read, U9 bank output, U10 group output, U11 word, U12 add and overflow into
+        # the group's write registers, U13 the bank's, U14 write (WeightRam.WRITE_LATENCY = 2).
+        # Each step's logic is one of: a RAM access, a multiply, an add, or a compare/select, and
+        # the weight RAM (chip-wide on an FPGA: 196 block RAMs for the paper size) only ever sees
+        # registers.
         m.d.comb += [
             self.o_src_index.eq(Mux(is_data, s, 0)),
             self.o_src_lane.eq(Mux(is_data, il, 0) if not event else 0),
@@ -279,56 +282,60 @@ class Layer(wiring.Component):
         if event:
             m.d.comb += a_rd.addr.eq(a)
 
-        def stage(*signals, name: str, steps: int = 1):
+        def stage(*signals, name: str, steps: int = 1, reset_less: bool = False):
             """Registered copies of ``signals``, ``steps`` pipeline steps later."""
             out = list(signals)
             for step in range(steps):
                 regs = [Signal(v.shape() if isinstance(v, data.View) else Value.cast(v).shape(),
-                               name=f"{name}_{step}_{i}") for i, v in enumerate(out)]
+                               name=f"{name}_{step}_{i}", reset_less=reset_less) for i, v in enumerate(out)]
                 m.d.sync += [r.eq(v) for r, v in zip(regs, out)]
                 out = regs
             return out if len(out) > 1 else out[0]
 
-        # F1 / U1: the column's address and value arrive; registered
-        f1_valid, f1_data, f1_bias, f1_first, f1_last = Signal(), Signal(), Signal(), Signal(), Signal()
-        f1_base, f1_g = Signal.like(base), Signal.like(g)
-        u1_valid, u1_data, u1_bias = Signal(), Signal(), Signal()
-        u1_a, u1_abase = Signal.like(a), Signal.like(abase)
+        # F1 / U1: the source RAM's data register (rtl.events.COLUMN_LATENCY); the slot's controls wait
+        c_fwd, c_data, c_bias, c_first, c_last, c_base, c_g, c_upd, c_a, c_abase = stage(
+            fwd_issue, is_data, is_bias, s == 0, s == last_slot, base, g, upd_issue, a, abase,
+            name="col", steps=COLUMN_LATENCY - 1)
+        # F2 / U2: the column's address and value arrive; registered
+        f2_valid, f2_data, f2_bias, f2_first, f2_last = Signal(), Signal(), Signal(), Signal(), Signal()
+        f2_base, f2_g = Signal.like(base), Signal.like(g)
+        u2_valid, u2_data, u2_bias = Signal(), Signal(), Signal()
+        u2_a, u2_abase = Signal.like(a), Signal.like(abase)
         m.d.sync += [
-            f1_valid.eq(fwd_issue), f1_data.eq(is_data), f1_bias.eq(is_bias), f1_first.eq(s == 0),
-            f1_last.eq(s == last_slot), f1_base.eq(base), f1_g.eq(g),
-            u1_valid.eq(upd_issue), u1_data.eq(is_data), u1_bias.eq(is_bias), u1_a.eq(a), u1_abase.eq(abase),
+            f2_valid.eq(c_fwd), f2_data.eq(c_data), f2_bias.eq(c_bias), f2_first.eq(c_first),
+            f2_last.eq(c_last), f2_base.eq(c_base), f2_g.eq(c_g),
+            u2_valid.eq(c_upd), u2_data.eq(c_data), u2_bias.eq(c_bias), u2_a.eq(c_a), u2_abase.eq(c_abase),
         ]
         column, value = Signal(index_shape(n_in + 1)), Signal(shape_of(cfg.in_format(k)))
         # bubbles and the bias column carry 0
-        m.d.sync += [column.eq(Mux(f1_bias | u1_bias, n_in, self.i_src_addr)),
-                     value.eq(Mux(f1_data | u1_data, self.i_src_value, 0))]
-        f2_valid, f2_read, f2_first, f2_last, f2_bias, f2_g, f2_base = stage(
-            f1_valid, f1_valid & (f1_data | f1_bias), f1_first, f1_last, f1_bias, f1_g, f1_base, name="f2")
+        m.d.sync += [column.eq(Mux(f2_bias | u2_bias, n_in, self.i_src_addr)),
+                     value.eq(Mux(f2_data | u2_data, self.i_src_value, 0))]
+        f3_valid, f3_read, f3_first, f3_last, f3_bias, f3_g, f3_base = stage(
+            f2_valid, f2_valid & (f2_data | f2_bias), f2_first, f2_last, f2_bias, f2_g, f2_base, name="f3")
 
-        # the weight RAM's read requests: forward words (F2) or update words (U5); the word is
-        # in ram.o_rdata WeightRam.READ_LATENCY cycles later (F8 / U11)
-        u5_we = Signal()
-        u5_addr = Signal(index_shape(self.depth))
-        m.d.comb += [ram.i_re.eq(f2_read | u5_we | (idle & self.i_host_re)),
-                     ram.i_raddr.eq(Mux(f2_read, f2_base + column, Mux(u5_we, u5_addr, self.i_host_addr)))]
+        # the weight RAM's read requests: forward words (F3) or update words (U6); the word is
+        # in ram.o_rdata WeightRam.READ_LATENCY cycles later (F9 / U12)
+        u6_we = Signal()
+        u6_addr = Signal(index_shape(self.depth))
+        m.d.comb += [ram.i_re.eq(f3_read | u6_we | (idle & self.i_host_re)),
+                     ram.i_raddr.eq(Mux(f3_read, f3_base + column, Mux(u6_we, u6_addr, self.i_host_addr)))]
         word = ram.o_rdata
 
-        # F3 .. F7: the RAM's read pipeline; F8: the word and the input enter the MAC lanes
-        f8_valid, f8_first, f8_last, f8_bias, f8_value, f8_g, f8_base = stage(
-            f2_valid, f2_first, f2_last, f2_bias, value, f2_g, f2_base, name="f8", steps=WeightRam.READ_LATENCY)
+        # F4 .. F8: the RAM's read pipeline; F9: the word and the input enter the MAC lanes
+        f9_valid, f9_first, f9_last, f9_bias, f9_value, f9_g, f9_base = stage(
+            f3_valid, f3_first, f3_last, f3_bias, value, f3_g, f3_base, name="f9", steps=WeightRam.READ_LATENCY)
         m.submodules.mac = mac = MacLanes(cfg, k)
         m.d.comb += [
-            mac.i_en.eq(f8_valid), mac.i_first.eq(f8_first), mac.i_bias.eq(f8_bias),
-            mac.i_weights.eq(word), mac.i_act.eq(f8_value),   # a bubble adds w * 0
+            mac.i_en.eq(f9_valid), mac.i_first.eq(f9_first), mac.i_bias.eq(f9_bias),
+            mac.i_weights.eq(word), mac.i_act.eq(f9_value),   # a bubble adds w * 0
         ]
-        # F8 operands (MacLanes stage 1), F9 products (stage 2), F10 accumulate (stage 3); F11 hands
+        # F9 operands (MacLanes stage 1), F10 products (stage 2), F11 accumulate (stage 3); F12 hands
         # the finished group's sums to the post-processor
         hand = Signal()
         hand_g, hand_base = Signal.like(g), Signal.like(base)
-        f10_valid, f10_last, f10_g, f10_base = stage(f8_valid, f8_last, f8_g, f8_base, name="f10",
+        f11_valid, f11_last, f11_g, f11_base = stage(f9_valid, f9_last, f9_g, f9_base, name="f11",
                                                      steps=MacLanes.LATENCY - 1)
-        m.d.sync += [hand.eq(f10_valid & f10_last), hand_g.eq(f10_g), hand_base.eq(f10_base)]
+        m.d.sync += [hand.eq(f11_valid & f11_last), hand_g.eq(f11_g), hand_base.eq(f11_base)]
         if self.hidden:
             m.submodules.rv = rv = RandomVectorGen(cfg, k)
             m.d.comb += [rv.i_label.eq(self.i_label), rv.i_start.eq(fwd_start), rv.i_next.eq(hand)]
@@ -416,40 +423,41 @@ class Layer(wiring.Component):
             self.o_post_z.eq(z3), self.o_post_real.eq(real),
         ]
 
-        # -- U1: the visit's group reads its deltas; U2: the word's address ----------------------
-        if event:
-            u_group, u_base = a_rd.data.g, a_rd.data.base
+        # -- U2: the visit's group reads its deltas; U3: the word's address ----------------------
+        if event:   # the active list's read data registered, like the column's (COLUMN_LATENCY)
+            active = stage(a_rd.data, name="active", steps=COLUMN_LATENCY - 1, reset_less=True)
+            u_group, u_base = active.g, active.base
         else:
-            u_group, u_base = u1_a, u1_abase
+            u_group, u_base = u2_a, u2_abase
         m.d.comb += d_rd.addr.eq(u_group)
-        u2_valid, u2_bias, u2_base = stage(u1_valid, u1_bias, u_base, name="u2")
-        u4_valid = stage(u2_valid, name="u4", steps=WeightChange.LATENCY)    # the rounding step
-        u3_addr = Signal(index_shape(self.depth))
-        m.d.sync += u3_addr.eq(u2_base + column)
-        u4_addr = stage(u3_addr, name="u4_addr", steps=WeightChange.LATENCY - 1)
+        u3_valid, u3_bias, u3_base = stage(u2_valid, u2_bias, u_base, name="u3")
+        u5_valid = stage(u3_valid, name="u5", steps=WeightChange.LATENCY)    # the rounding step
+        u4_addr = Signal(index_shape(self.depth))
+        m.d.sync += u4_addr.eq(u3_base + column)
+        u5_addr = stage(u4_addr, name="u5_addr", steps=WeightChange.LATENCY - 1)
 
-        # -- U2 .. U4: the P weight changes (they do not need the old weights) ----------------
+        # -- U3 .. U5: the P weight changes (they do not need the old weights) ----------------
         m.submodules.change = chg = self.change
-        m.d.comb += [chg.i_deltas.eq(d_rd.data), chg.i_act.eq(value), chg.i_bias.eq(u2_bias)]
+        m.d.comb += [chg.i_deltas.eq(d_rd.data), chg.i_act.eq(value), chg.i_bias.eq(u3_bias)]
         if chg.stochastic:
             m.d.comb += chg.i_words.eq(self.i_rng_words)
         if cfg.uses_stochastic():
-            m.d.comb += self.o_rng_advance.eq(u4_valid)   # every visit draws its P words, in U4
-        u5_dw = Signal(data.ArrayLayout(change_shape(cfg, k), P))
-        u5_lanes = Signal(P)                        # event: the lanes whose change is non-zero
-        m.d.sync += [u5_we.eq(u4_valid & (chg.o_nonzero if event else 1)), u5_addr.eq(u4_addr),
-                     u5_dw.eq(chg.o_dw), u5_lanes.eq(Cat(*(chg.o_dw[p] != 0 for p in range(P))))]
+            m.d.comb += self.o_rng_advance.eq(u5_valid)   # every visit draws its P words, in U5
+        u6_dw = Signal(data.ArrayLayout(change_shape(cfg, k), P))
+        u6_lanes = Signal(P)                        # event: the lanes whose change is non-zero
+        m.d.sync += [u6_we.eq(u5_valid & (chg.o_nonzero if event else 1)), u6_addr.eq(u5_addr),
+                     u6_dw.eq(chg.o_dw), u6_lanes.eq(Cat(*(chg.o_dw[p] != 0 for p in range(P))))]
 
-        # -- U5 .. U10: the RAM's read pipeline (address registered in its bank group above) --
-        u11_we, u11_addr, u11_dw, u11_lanes = stage(u5_we, u5_addr, u5_dw, u5_lanes, name="u11",
+        # -- U6 .. U11: the RAM's read pipeline (address registered in its bank group above) --
+        u12_we, u12_addr, u12_dw, u12_lanes = stage(u6_we, u6_addr, u6_dw, u6_lanes, name="u12",
                                                 steps=WeightRam.READ_LATENCY)
-        # U11: add and overflow, into the group's write registers; U12 the bank's; U13: the write
+        # U12: add and overflow, into the group's write registers; U13 the bank's; U14: the write
         m.submodules.update = upd = UpdateLanes(cfg, k)
         # while idle the host's writes take the same path (the update is never running then)
         all_lanes = (1 << P) - 1 if event else 1
-        m.d.comb += [upd.i_weights.eq(word), upd.i_dw.eq(u11_dw),
+        m.d.comb += [upd.i_weights.eq(word), upd.i_dw.eq(u12_dw),
                      ram.i_we.eq(Mux(idle, Mux(self.i_host_we, all_lanes, 0),
-                                     Mux(u11_we, u11_lanes if event else 1, 0))),
-                     ram.i_waddr.eq(Mux(idle, self.i_host_addr, u11_addr)),
+                                     Mux(u12_we, u12_lanes if event else 1, 0))),
+                     ram.i_waddr.eq(Mux(idle, self.i_host_addr, u12_addr)),
                      ram.i_wdata.eq(Mux(idle, self.i_host_wdata, upd.o_weights))]
         return m

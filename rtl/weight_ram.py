@@ -34,14 +34,17 @@ class WeightRam(wiring.Component):
     (or selected) into one word register across the die, and the write data fanned out to 13 banks
     the same way (12 ns of routing; router2 could not resolve the congestion). Here banks come in
     groups of :data:`GROUP_BANKS`; a group has its own address, write and output registers, and each
-    bank in it has its own again. Every register is loaded only when an access goes to its group or
-    bank (so synthesis cannot merge the copies), and no level joins more than 4 inputs per bit, so
-    each step is one LUT and one hop.
+    bank in it has its own again. Every address and write register is loaded only when an access
+    goes to its group or bank (so synthesis cannot merge the copies), and no level joins more than 4
+    inputs per bit, so each step is one LUT and one hop. A bank's output register is a plain copy of
+    the read data, so an FPGA block RAM holds it itself (ECP5: ``rtl.estimate.bram_outreg``); the
+    ECP5 flow also gives each block RAM its own copy of the bank's address and write registers
+    (``rtl.estimate.bram_fanout``), since a bank's 15 block RAMs end up spread over the die.
 
     Read: the address presented with ``i_re`` in cycle A is registered in its group (end of A), in
-    its bank (A+1), read (A+2); the bank's output register (A+3) holds the word, or 0 if the bank
-    was not read, its group ORs its banks' registers (A+4) and the word is the OR of the groups
-    (A+5): ``o_rdata`` holds it in cycle A + :data:`READ_LATENCY`. Write: ``i_waddr`` / ``i_wdata``
+    its bank (A+1), read (A+2); the bank's output register (A+3) holds the RAM's data, its group
+    ORs those of its banks that were read (A+4) and the word is the OR of the groups (A+5):
+    ``o_rdata`` holds it in cycle A + :data:`READ_LATENCY`. Write: ``i_waddr`` / ``i_wdata``
     / ``i_we`` (one enable per lane with ``lane_enables``) in cycle W are registered in their group
     (end of W), their bank (W+1) and written at the end of W+2 (:data:`WRITE_LATENCY`); a read
     requested after W sees the new word. The host loads and reads back through the same ports
@@ -124,12 +127,15 @@ class WeightRam(wiring.Component):
                 r_hit = g_re & (g_rbank == here)
                 with m.If(r_hit):
                     m.d.sync += raddr.eq(g_raddr[:len(raddr)])
-                # the bank's output register holds its word only after a read of this bank, else 0,
-                # so a group ORs its banks and the word ORs the groups: no select signal fans out
-                hit1, hit2 = Signal(name=f"rhit{b}_1"), Signal(name=f"rhit{b}_2")
-                m.d.sync += [hit1.eq(r_hit), hit2.eq(hit1)]
-                out = Signal(word, name=f"rdata{b}")
-                m.d.sync += out.eq(Mux(hit2, rd.data, 0))
+                # the bank's output register is a plain copy of the read data (no enable, no reset),
+                # which an FPGA's block RAM holds in its own output register (ECP5: REGMODE OUTREG, see
+                # rtl.estimate.bram_outreg), 1 ns after the clock instead of 5.8; the group zeroes a
+                # bank that was not read and ORs its banks, and the word ORs the groups: no select
+                # signal fans out across the banks
+                hit1, hit2, hit3 = Signal(name=f"rhit{b}_1"), Signal(name=f"rhit{b}_2"), Signal(name=f"rhit{b}_3")
+                m.d.sync += [hit1.eq(r_hit), hit2.eq(hit1), hit3.eq(hit2)]
+                out = Signal(word, name=f"rdata{b}", reset_less=True)    # a reset would keep it out of the RAM
+                m.d.sync += out.eq(rd.data)
                 waddr, wdata = Signal(index_shape(size), name=f"waddr{b}"), Signal(word, name=f"wdata{b}")
                 wen = Signal(len(self.i_we), name=f"wen{b}")
                 w_hit = g_wbank == here
@@ -137,7 +143,7 @@ class WeightRam(wiring.Component):
                     m.d.sync += [waddr.eq(g_waddr[:len(waddr)]), wdata.eq(g_wdata)]
                 m.d.sync += wen.eq(Mux(w_hit, g_we, 0))
                 m.d.comb += [rd.addr.eq(raddr), wr.addr.eq(waddr), wr.data.eq(wdata), wr.en.eq(wen)]
-                bank_outs.append(out.as_value())
+                bank_outs.append(Mux(hit3, out.as_value(), 0))
             g_out = Signal(len(bank_outs[0]), name=f"g{j}_rdata")
             m.d.sync += g_out.eq(_or(bank_outs))
             group_outs.append(g_out)

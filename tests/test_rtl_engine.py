@@ -161,4 +161,4 @@ def test_paper_config_one_training_sample(schedule):
         assert (weights[k] == w).all(), f"layer {k}: {(weights[k] != w).sum()} weights differ"
     assert res.cycles == SampleCounts.from_traces(cfg, [trace], [True]).cycles[0]
     if not cfg.is_event:
-        assert res.cycles == cycles(cfg, True) == 51378
+        assert res.cycles == cycles(cfg, True) == 51382

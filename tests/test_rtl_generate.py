@@ -91,12 +91,12 @@ def test_generates_verilog_init_files_and_manifest(tmp_path, capsys):
     man = json.loads((out / "manifest.json").read_text())
     cfg = dataclasses.replace(load_config("small"), lanes=8)
     assert man["top"] == "drtp_engine" and man["parameters"]["lanes"] == 8
-    # 8 beats; layer 0: 4 groups x 65 columns; layer 1: 2 groups x 33; forward tail 11 + P (the
+    # 8 beats; layer 0: 4 groups x 65 columns; layer 1: 2 groups x 33; forward tail 15 + P (the
     # pipeline steps to the modulatory signal, then the last group's lanes one per cycle), update
-    # tail 9; finish
+    # tail 14; finish
     assert man["cycles"]["schedule"] == "dense"
-    assert man["cycles"]["train"] == cycles(cfg, True) == 8 + (260 + 22) + (260 + 13) + (66 + 22) + (66 + 13) + 1
-    assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + (260 + 22) + (66 + 22) + 1
+    assert man["cycles"]["train"] == cycles(cfg, True) == 8 + (260 + 23) + (260 + 14) + (66 + 23) + (66 + 14) + 1
+    assert man["cycles"]["inference"] == cycles(cfg, False) == 8 + (260 + 23) + (66 + 23) + 1
     verilog = (out / man["verilog"]).read_text()
     assert "module drtp_engine(" in verilog and "always_ff" not in verilog and "logic " not in verilog
     assert 'initial $readmemh("layer0_weights.hex", bank0);' in verilog

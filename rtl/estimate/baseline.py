@@ -59,7 +59,12 @@ def make_baseline(result: dict, tolerances: dict[str, tuple[float, str]]) -> dic
         v = lookup(result, path)
         if v is not None:
             metrics[path] = {"value": v, "rtol": rtol, "worse": worse}
-    return {"config": result["config"], "digest": result["digest"], "metrics": metrics}
+    base = {"config": result["config"], "digest": result["digest"], "metrics": metrics}
+    pnr = result.get("fmax") or {}
+    if pnr.get("fmax_mhz"):          # recorded with the figure, not checked: what limits the clock, how long
+        base["place_and_route"] = {k: pnr.get(k) for k in ("device", "critical_path", "router", "phases_s",
+                                                            "seconds", "nextpnr")}
+    return base
 
 
 DEFAULT_TOLERANCES: dict[str, tuple[float, str]] = {

@@ -39,9 +39,11 @@ from pathlib import Path
 from hwsim.fileio import write_json_atomic, write_text_atomic
 
 from ..tools import FlowError, ToolMissing, ToolTimeout, find_tool, run
+from .bram_fanout import duplicate_bram_drivers
+from .bram_outreg import absorb_output_registers
 
 __all__ = ["NAND2_EQ", "ABC9_NAME_FIX", "PNR_ECP5_OPTIONS", "PNR_ROUTER2_BUDGET_S", "strip_ram_init",
-           "prepare_input", "synth_gates", "synth_ecp5", "synth_ice40", "pnr_ecp5", "pnr_ice40", "parse_gates",
+           "prepare_input", "synth_gates", "ecp5_netlist_opt", "synth_ecp5", "synth_ice40", "pnr_ecp5", "pnr_ice40", "parse_gates",
            "learning_blocks", "ECP5_DEVICES", "ICE40_DEVICES"]
 
 NAND2_EQ = {
@@ -225,14 +227,29 @@ def _synth_cells(build: Path, top: str, command: str, family: str, timeout: int,
     return cells, seconds, synth
 
 
+def ecp5_netlist_opt(build: Path, netlist: str, top: str) -> dict:
+    """The ECP5 netlist passes yosys lacks, in place (atomically) on ``build/netlist`` before nextpnr:
+    :func:`~rtl.estimate.bram_outreg.absorb_output_registers` (read registers into the block RAMs), then
+    :func:`~rtl.estimate.bram_fanout.duplicate_bram_drivers` (a copy of each register per block RAM it
+    drives). Returns what each did: ``{"outreg": {...}, "fanout": {...}}``."""
+    path = Path(build) / netlist
+    design = json.loads(path.read_text())
+    done = {"outreg": absorb_output_registers(design, top), "fanout": duplicate_bram_drivers(design, top)}
+    write_json_atomic(path, design, indent=None)     # 50 MB for the paper size: no indentation
+    return done
+
+
 def synth_ecp5(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> dict:
-    """Full ``synth_ecp5``; writes ``estimate_ecp5.json`` for nextpnr; returns the resource counts
-    and ``yosys``, the synthesis commands (with :data:`ABC9_NAME_FIX`)."""
+    """Full ``synth_ecp5`` and :func:`ecp5_netlist_opt`; writes ``estimate_ecp5.json`` for nextpnr;
+    returns the resource counts (flip-flops as placed: those folded into block RAMs are not counted,
+    copies are), ``netlist_opt`` and ``yosys``, the synthesis commands (with :data:`ABC9_NAME_FIX`)."""
     cells, seconds, synth = _synth_cells(build, top, "", "ecp5", timeout, json_out="estimate_ecp5.json")
+    opt = ecp5_netlist_opt(build, "estimate_ecp5.json", top)
+    ff = cells.get("TRELLIS_FF", 0) - opt["outreg"]["registers"] + opt["fanout"]["copies"]
     return {"lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0), "ccu2c": cells.get("CCU2C", 0),
-            "ff": cells.get("TRELLIS_FF", 0), "bram_dp16kd": cells.get("DP16KD", 0),
+            "ff": ff, "bram_dp16kd": cells.get("DP16KD", 0),
             "dsp_mult18": cells.get("MULT18X18D", 0), "lutram_dpr16x4": cells.get("TRELLIS_DPR16X4", 0),
-            "yosys": "; ".join(synth), "seconds": round(seconds, 1)}
+            "netlist_opt": opt, "yosys": "; ".join(synth), "seconds": round(seconds, 1)}
 
 
 ICE40_DEVICES = {"UP5K": {"lut4": 5280, "ebr": 30, "mac16": 8, "package": "sg48", "io": 39},
