@@ -231,10 +231,12 @@ def ecp5_netlist_opt(build: Path, netlist: str, top: str) -> dict:
     """The ECP5 netlist passes yosys lacks, in place (atomically) on ``build/netlist`` before nextpnr:
     :func:`~rtl.estimate.bram_outreg.absorb_output_registers` (read registers into the block RAMs), then
     :func:`~rtl.estimate.bram_fanout.duplicate_bram_drivers` (a copy of each register per block RAM it
-    drives). Returns what each did: ``{"outreg": {...}, "fanout": {...}}``."""
+    drives). Returns what each did, ``{"outreg": {...}, "fanout": {...}}``, and ``ff_change``: the
+    flip-flops the fabric gains (copies) less those folded into block RAMs."""
     path = Path(build) / netlist
     design = json.loads(path.read_text())
     done = {"outreg": absorb_output_registers(design, top), "fanout": duplicate_bram_drivers(design, top)}
+    done["ff_change"] = done["fanout"]["copies"] - done["outreg"]["registers"]
     write_json_atomic(path, design, indent=None)     # 50 MB for the paper size: no indentation
     return done
 
@@ -245,7 +247,7 @@ def synth_ecp5(build: Path, top: str = "drtp_engine", timeout: int = 7200) -> di
     copies are), ``netlist_opt`` and ``yosys``, the synthesis commands (with :data:`ABC9_NAME_FIX`)."""
     cells, seconds, synth = _synth_cells(build, top, "", "ecp5", timeout, json_out="estimate_ecp5.json")
     opt = ecp5_netlist_opt(build, "estimate_ecp5.json", top)
-    ff = cells.get("TRELLIS_FF", 0) - opt["outreg"]["registers"] + opt["fanout"]["copies"]
+    ff = cells.get("TRELLIS_FF", 0) + opt["ff_change"]
     return {"lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0), "ccu2c": cells.get("CCU2C", 0),
             "ff": ff, "bram_dp16kd": cells.get("DP16KD", 0),
             "dsp_mult18": cells.get("MULT18X18D", 0), "lutram_dpr16x4": cells.get("TRELLIS_DPR16X4", 0),
