@@ -16,6 +16,7 @@ import pytest
 
 from rtl.estimate.bram_fanout import duplicate_bram_drivers
 from rtl.estimate.bram_outreg import absorb_output_registers
+from rtl.estimate.reset_global import promote_reset_nets
 from rtl.tools import run
 
 RAM = """(* no_rw_check *) reg [{w}:0] mem [0:2047];
@@ -149,3 +150,71 @@ def test_nextpnr_times_the_folded_register(need_tool, tmp_path, synth):
     assert clk_to_q_before > 5.0          # the block RAM's clock-to-out without its output register
     assert clk_to_q_after < 2.0
     assert f_after > 1.5 * f_before
+
+
+RESET_DESIGN = """module t(input clk, input rst_in, input soft, input [{n1}:0] d, output reg [{n1}:0] q, output reg y);
+  reg rst_q; wire rst = rst_q | soft;          // a reset made by logic, like the board top's
+  always @(posedge clk) begin rst_q <= rst_in; y <= rst ^ d[0];
+    if (rst) q <= 0; else q <= q + d; end
+endmodule
+"""
+
+
+@pytest.mark.parametrize("n", [4, 32])
+def test_a_reset_made_by_logic_goes_on_a_global_network(need_tool, tmp_path, n):
+    need_tool("yosys")
+    before = _synth(tmp_path, RESET_DESIGN.format(n1=n - 1))
+    after = copy.deepcopy(before)
+    done = promote_reset_nets(after, "t", min_loads=16)
+    lsr = {c["connections"]["LSR"][0] for c in _cells(before, "TRELLIS_FF").values() if "LSR" in c["connections"]}
+    if n < 16:                       # too few flip-flops: the netlist is left alone
+        assert done == {"nets": 0, "lsr_pins": 0} and after == before
+        return
+    assert done == {"nets": 1, "lsr_pins": n}
+    (dcca,) = _cells(after, "DCCA").values()
+    (old,) = [net for net in lsr if isinstance(net, int)]
+    assert dcca["connections"]["CLKI"] == [old] and dcca["connections"]["CE"] == ["1"]
+    ffs = _cells(after, "TRELLIS_FF").values()
+    assert sum(f["connections"].get("LSR") == dcca["connections"]["CLKO"] for f in ffs) == n
+    # the reset's other loads (the LUT of y, the register's input) stay on the original net
+    others = [c for c in after["modules"]["t"]["cells"].values() if c["type"] != "DCCA" and any(
+        old in bits for p, bits in c["connections"].items() if c["port_directions"][p] == "input")]
+    assert others and all(c["type"] != "TRELLIS_FF" or c["connections"].get("LSR") != [old] for c in others)
+
+
+def test_a_reset_port_out_of_context_stays(need_tool, tmp_path):
+    need_tool("yosys")
+    verilog = """module t(input clk, input rst, input [31:0] d, output reg [31:0] q);
+  always @(posedge clk) if (rst) q <= 0; else q <= q + d;
+endmodule
+"""
+    before = _synth(tmp_path, verilog)
+    after = copy.deepcopy(before)
+    assert promote_reset_nets(after, "t", min_loads=16) == {"nets": 0, "lsr_pins": 0}
+    assert after == before
+
+
+def test_nextpnr_routes_the_promoted_reset_on_a_global(need_tool, tmp_path):
+    need_tool("yosys")
+    need_tool("nextpnr-ecp5")
+    netlist = _synth(tmp_path, RESET_DESIGN.format(n1=31))
+    assert promote_reset_nets(netlist, "t", min_loads=16)["nets"] == 1
+    (tmp_path / "g.json").write_text(json.dumps(netlist))
+    run("nextpnr-ecp5", ["--25k", "--speed", "6", "--package", "CABGA381", "--json", "g.json", "--freq", "100",
+                         "--timing-allow-fail", "--threads", "1", "--seed", "1", "--log", "g.log", "--quiet"],
+        tmp_path, step="place and route")
+    log = (tmp_path / "g.log").read_text()
+    assert "routing clock net $reset_dcca0$o using global" in log
+
+
+@pytest.mark.parametrize("ff_gsr, ram_gsr, folded", [("ENABLED", "ENABLED", True), ("DISABLED", "DISABLED", True),
+                                                      ("ENABLED", "DISABLED", False), ("DISABLED", "ENABLED", False)])
+def test_the_register_folds_only_with_the_block_rams_global_reset_setting(synth, ff_gsr, ram_gsr, folded):
+    # on a board Amaranth's ECP5 platform drives GSR and yosys enables it on flip-flops and block RAMs
+    netlist = synth("plain")
+    for ff in _cells(netlist, "TRELLIS_FF").values():
+        ff["parameters"]["GSR"] = ff_gsr
+    for ram in _cells(netlist, "DP16KD").values():
+        ram["parameters"]["GSR"] = ram_gsr
+    done = absorb_output_registers(netlist, "t")
+    assert done["dp16kd"] == (1 if folded else 0)

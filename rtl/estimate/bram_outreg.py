@@ -8,8 +8,8 @@ to fabric flip-flops and leaves ``REGMODE_B = NOREG``: it does not infer the out
 does, on the synthesised netlist (yosys JSON), before place and route:
 
 for each DP16KD whose used port-B outputs ``DOB*`` each drive exactly one thing, the ``DI`` of a
-``TRELLIS_FF`` clocked by the block RAM's ``CLKB`` (rising edge, no global set/reset, power-up value
-0, no set or reset) and whose flip-flops share one clock enable or none (-> ``OCEB``), the
+``TRELLIS_FF`` clocked by the block RAM's ``CLKB`` (rising edge, the block RAM's global set/reset
+setting, power-up value 0, no set or reset) and whose flip-flops share one clock enable or none (-> ``OCEB``), the
 flip-flops are removed and the block RAM drives their outputs with ``REGMODE_B = OUTREG``. Registers
 with a reset stay in the fabric: the block RAM's ``RSTB`` also clears its output latch (Lattice
 does not say that it spares the latch in ``OUTREG`` mode), which would lose a word read in the
@@ -36,10 +36,15 @@ def _bits(conn) -> list:
     return list(conn) if isinstance(conn, list) else [conn]
 
 
-def _control_set(ff: dict) -> tuple | None:
-    """The (CLK, CE) a DP16KD output register would need for this flip-flop, or None (CE None: always)."""
+def _control_set(ff: dict, gsr: str) -> tuple | None:
+    """The (CLK, CE) a DP16KD output register would need for this flip-flop, or None (CE None: always).
+
+    ``gsr`` is the DP16KD's ``GSR`` setting: its output register follows the global set/reset (to 0)
+    exactly when the block RAM's does, so the flip-flop must have the same setting. (Out of context
+    yosys disables GSR everywhere; on a board Amaranth's ECP5 platform drives GSR and yosys enables
+    it on both the flip-flops and the block RAMs.)"""
     p, c = ff["parameters"], ff["connections"]
-    if p.get("GSR", "DISABLED") != "DISABLED" or p.get("CLKMUX", "CLK") != "CLK":
+    if p.get("GSR", "ENABLED") != gsr or p.get("CLKMUX", "CLK") != "CLK":
         return None
     if p.get("REGSET", "RESET") != "RESET":         # the output register resets (and powers up) to 0
         return None
@@ -108,7 +113,7 @@ def _plan(cells: dict, sinks: dict, outs: dict, p: dict, c: dict):
         if len(users) != 1 or users[0][1] != "DI" or cells.get(users[0][0], {}).get("type") != "TRELLIS_FF":
             return None
         ff = cells[users[0][0]]
-        this = _control_set(ff)
+        this = _control_set(ff, p.get("GSR", "ENABLED"))
         if this is None or this[0] != _bits(c["CLKB"])[0] or (control is not None and this != control):
             return None
         control, ffs[port] = this, users[0][0]

@@ -41,6 +41,7 @@ from hwsim.fileio import write_json_atomic, write_text_atomic
 from ..tools import FlowError, ToolMissing, ToolTimeout, find_tool, run
 from .bram_fanout import duplicate_bram_drivers
 from .bram_outreg import absorb_output_registers
+from .reset_global import promote_reset_nets
 
 __all__ = ["NAND2_EQ", "ABC9_NAME_FIX", "PNR_ECP5_OPTIONS", "PNR_ROUTER2_BUDGET_S", "strip_ram_init",
            "prepare_input", "synth_gates", "ecp5_netlist_opt", "synth_ecp5", "synth_ice40", "pnr_ecp5", "pnr_ice40", "parse_gates",
@@ -231,11 +232,14 @@ def ecp5_netlist_opt(build: Path, netlist: str, top: str) -> dict:
     """The ECP5 netlist passes yosys lacks, in place (atomically) on ``build/netlist`` before nextpnr:
     :func:`~rtl.estimate.bram_outreg.absorb_output_registers` (read registers into the block RAMs), then
     :func:`~rtl.estimate.bram_fanout.duplicate_bram_drivers` (a copy of each register per block RAM it
-    drives). Returns what each did, ``{"outreg": {...}, "fanout": {...}}``, and ``ff_change``: the
+    drives), then :func:`~rtl.estimate.reset_global.promote_reset_nets` (a reset net a cell drives, such
+    as the board top's, onto a global network; out of context the reset is a port and stays). Returns
+    what each did, ``{"outreg": {...}, "fanout": {...}, "reset_global": {...}}``, and ``ff_change``: the
     flip-flops the fabric gains (copies) less those folded into block RAMs."""
     path = Path(build) / netlist
     design = json.loads(path.read_text())
-    done = {"outreg": absorb_output_registers(design, top), "fanout": duplicate_bram_drivers(design, top)}
+    done = {"outreg": absorb_output_registers(design, top), "fanout": duplicate_bram_drivers(design, top),
+            "reset_global": promote_reset_nets(design, top)}
     done["ff_change"] = done["fanout"]["copies"] - done["outreg"]["registers"]
     write_json_atomic(path, design, indent=None)     # 50 MB for the paper size: no indentation
     return done
