@@ -34,12 +34,9 @@ class WeightRam(wiring.Component):
     (or selected) into one word register across the die, and the write data fanned out to 13 banks
     the same way (12 ns of routing; router2 could not resolve the congestion). Here banks come in
     groups of :data:`GROUP_BANKS`; a group has its own address, write and output registers, and each
-    bank in it has its own again. A group's registers are loaded only when an access goes to the
-    group (so synthesis cannot merge them across groups); a bank's address and write registers copy
-    its group's every cycle, with only the write enable and the read's hit selecting the bank (a clock
-    enable per bank would be one more net across the die to every block RAM; synthesis may merge the
-    banks' copies, the ECP5 flow copies them again per block RAM). No level joins more than 4 inputs
-    per bit, so each step is one LUT and one hop. A bank's output register is a plain copy of
+    bank in it has its own again. Every address and write register is loaded only when an access
+    goes to its group or bank (so synthesis cannot merge the copies), and no level joins more than 4
+    inputs per bit, so each step is one LUT and one hop. A bank's output register is a plain copy of
     the read data, so an FPGA block RAM holds it itself (ECP5: ``rtl.estimate.bram_outreg``); the
     ECP5 flow also gives each block RAM its own copy of the bank's address and write registers
     (``rtl.estimate.bram_fanout``), since a bank's 15 block RAMs end up spread over the die.
@@ -126,12 +123,10 @@ class WeightRam(wiring.Component):
                 m.submodules[f"bank{b}"] = mem
                 rd, wr = mem.read_port(), mem.write_port(granularity=1 if self.lane_enables else None)
                 here = b % GROUP_BANKS
-                # the bank's address and write registers copy the group's every cycle: no clock enable,
-                # whose net would reach every copy of them across the die (rtl.estimate.bram_fanout);
-                # a bank not addressed reads a word nobody looks at and its write enable stays low
-                raddr = Signal(index_shape(size), name=f"raddr{b}", reset_less=True)
+                raddr = Signal(index_shape(size), name=f"raddr{b}")
                 r_hit = g_re & (g_rbank == here)
-                m.d.sync += raddr.eq(g_raddr[:len(raddr)])
+                with m.If(r_hit):
+                    m.d.sync += raddr.eq(g_raddr[:len(raddr)])
                 # the bank's output register is a plain copy of the read data (no enable, no reset),
                 # which an FPGA's block RAM holds in its own output register (ECP5: REGMODE OUTREG, see
                 # rtl.estimate.bram_outreg), 1 ns after the clock instead of 5.8; the group zeroes a
@@ -141,11 +136,12 @@ class WeightRam(wiring.Component):
                 m.d.sync += [hit1.eq(r_hit), hit2.eq(hit1), hit3.eq(hit2)]
                 out = Signal(word, name=f"rdata{b}", reset_less=True)    # a reset would keep it out of the RAM
                 m.d.sync += out.eq(rd.data)
-                waddr = Signal(index_shape(size), name=f"waddr{b}", reset_less=True)
-                wdata = Signal(word, name=f"wdata{b}", reset_less=True)
+                waddr, wdata = Signal(index_shape(size), name=f"waddr{b}"), Signal(word, name=f"wdata{b}")
                 wen = Signal(len(self.i_we), name=f"wen{b}")
                 w_hit = g_wbank == here
-                m.d.sync += [waddr.eq(g_waddr[:len(waddr)]), wdata.eq(g_wdata), wen.eq(Mux(w_hit, g_we, 0))]
+                with m.If(g_we.any() & w_hit):
+                    m.d.sync += [waddr.eq(g_waddr[:len(waddr)]), wdata.eq(g_wdata)]
+                m.d.sync += wen.eq(Mux(w_hit, g_we, 0))
                 m.d.comb += [rd.addr.eq(raddr), wr.addr.eq(waddr), wr.data.eq(wdata), wr.en.eq(wen)]
                 bank_outs.append(Mux(hit3, out.as_value(), 0))
             g_out = Signal(len(bank_outs[0]), name=f"g{j}_rdata")
