@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .yosys_json import free_net
+
 __all__ = ["duplicate_bram_drivers"]
 
 
@@ -28,22 +30,17 @@ def duplicate_bram_drivers(netlist: dict, top: str, min_brams: int = 2) -> dict[
     cells: dict = module["cells"]
     driver: dict = {}
     loads: dict = defaultdict(list)              # net -> [(cell, port, index)]
-    next_net = 2
+    next_net = free_net(module)
     for name, cell in cells.items():
         dirs = cell.get("port_directions", {})
         for port, conn in cell["connections"].items():
             for i, bit in enumerate(conn):
                 if not isinstance(bit, int):
                     continue
-                next_net = max(next_net, bit + 1)
                 if dirs.get(port) == "output":
                     driver[bit] = name
                 else:
                     loads[bit].append((name, port, i))
-    for port in module.get("ports", {}).values():
-        next_net = max([next_net, *(b + 1 for b in port["bits"] if isinstance(b, int))])
-    for net in module.get("netnames", {}).values():
-        next_net = max([next_net, *(b + 1 for b in net["bits"] if isinstance(b, int))])
 
     originals = copies = 0
     for net, users in list(loads.items()):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .yosys_json import free_net
+
 __all__ = ["promote_reset_nets", "MIN_LSR_LOADS"]
 
 MIN_LSR_LOADS = 1000
@@ -31,19 +33,14 @@ def promote_reset_nets(netlist: dict, top: str, min_loads: int = MIN_LSR_LOADS) 
     cells: dict = module["cells"]
     lsr: dict = defaultdict(list)                # net -> flip-flops whose LSR it drives
     driven: set = set()
-    next_net = 2
+    next_net = free_net(module)
     for name, cell in cells.items():
         for port, conn in cell["connections"].items():
             for bit in conn:
-                if isinstance(bit, int):
-                    next_net = max(next_net, bit + 1)
-                    if cell.get("port_directions", {}).get(port) == "output":
-                        driven.add(bit)
+                if isinstance(bit, int) and cell.get("port_directions", {}).get(port) == "output":
+                    driven.add(bit)
         if cell["type"] == "TRELLIS_FF" and isinstance(cell["connections"].get("LSR", [None])[0], int):
             lsr[cell["connections"]["LSR"][0]].append(name)
-    for bits in [p["bits"] for p in module.get("ports", {}).values()] + \
-                [n["bits"] for n in module.get("netnames", {}).values()]:
-        next_net = max([next_net, *(b + 1 for b in bits if isinstance(b, int))])
     # only nets a cell drives: a top-level port out of context has no source nextpnr can route from
     big = sorted((n for n, ffs in lsr.items() if len(ffs) >= min_loads and n in driven),
                  key=lambda n: -len(lsr[n]))[:MAX_GLOBALS]
