@@ -154,22 +154,25 @@ class Design:
 
 
 def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | None = None,
-                 out: Path | None = None, weights: Path | None = None, schedule: str | None = None) -> Design:
+                 out: Path | None = None, weights: Path | None = None, schedule: str | None = None,
+                 weight_writes: str | None = None) -> Design:
     """Run ``python -m rtl.generate`` for ``config`` (cached on the config and the rtl/ sources).
 
     ``schedule`` overrides the config's (``--schedule``); the design is then named ``<config>-<schedule>``.
     ``rtl_src`` points at another copy of the rtl package (mutation runs); ``out`` overrides the folder.
     ``weights`` (a training run's ``weights.npz``) starts the engine from that run: the weight RAMs
     are loaded by ``$readmemh`` from ``out`` (absolute path) and the random stream continues the run's.
+    ``weight_writes`` (``lanes`` / ``word``, ``--weight-writes``) names the design ``<...>-<writes>-writes``.
     """
     config = Path(config)
     if not config.exists():
         config = ROOT / "configs" / f"{config}.yaml"
-    name = name or (config.stem + (f"-{schedule}" if schedule else ""))
+    name = name or (config.stem + (f"-{schedule}" if schedule else "")
+                    + (f"-{weight_writes}-writes" if weight_writes else ""))
     out = out or BUILD / name / "rtl"
     pkg_parent = (rtl_src.parent if rtl_src else ROOT)
     stamp = _tree_digest([pkg_parent / "rtl", pkg_parent / "hwsim", config, *([weights] if weights else [])],
-                         str(schedule))
+                         f"{schedule} {weight_writes}")
     with file_lock(out.parent / f".{out.name}.lock"):
         stamp_file = out / ".stamp"
         if not (stamp_file.is_file() and stamp_file.read_text() == stamp and (out / "manifest.json").is_file()):
@@ -180,6 +183,8 @@ def generate_rtl(config: str | Path, name: str | None = None, rtl_src: Path | No
             init = ["--weights", str(weights), "--init-path", f"{out.resolve()}/"] if weights else ["--no-weight-init"]
             if schedule:
                 init += ["--schedule", schedule]
+            if weight_writes:
+                init += ["--weight-writes", weight_writes]
             proc = subprocess.run([sys.executable, "-m", "rtl.generate", "--config", str(config), *init,
                                    "-o", str(out)],
                                   cwd=pkg_parent, env=env, capture_output=True, text=True)

@@ -329,14 +329,15 @@ else:  # collected by pytest
         return [line]
 
     def _run(sim: str, config, golden: Path, tests: str, readback: str, tag: str, schedule: str | None = None,
-             close_coverage: bool = False, **env):
-        design = generate_rtl(config, schedule=schedule)
+             close_coverage: bool = False, weight_writes: str | None = None, **env):
+        design = generate_rtl(config, schedule=schedule, weight_writes=weight_writes)
         _check_inputs(config, golden, design, schedule)
         runner = build(design, sim)
         reports, run_dir = run_bench(runner, design, sim, "test_engine", tag,
                                      {"DRTP_GOLDEN": str(golden), "DRTP_READBACK": readback, **env},
                                      test_filter=tests)
-        name = Path(str(config)).stem + (f"-{schedule}" if schedule else "")
+        name = Path(str(config)).stem + (f"-{schedule}" if schedule else "") + (
+            f"-{weight_writes}-writes" if weight_writes else "")
         lines = []
         for r in reports:
             lines.append(f"[{sim} {name}] {r['test']}: {r['samples']} samples, {r['predictions']} predictions, "
@@ -401,6 +402,14 @@ else:  # collected by pytest
         g = ensure_golden(STRESS, samples=100, infer=20, schedule=schedule, stimulus="edge")
         _run(sim, STRESS, g, r".*(train_stream|infer|host_busy)$", "checkpoints", f"stress-{schedule}", schedule,
              close_coverage=True)
+
+    @pytest.mark.parametrize("sim", sim_params())
+    def test_engine_stress_word_writes(sim):
+        """The stress bench on the event engine the FPGA flows build (``--weight-writes word``: a changed
+        word is written whole, its unchanged lanes with their own value): the same golden file."""
+        g = ensure_golden(STRESS, samples=100, infer=20, schedule="event", stimulus="edge")
+        _run(sim, STRESS, g, r".*(train_stream|infer|host_busy)$", "checkpoints", "stress-event-word-writes",
+             "event", close_coverage=True, weight_writes="word")
 
     @pytest.mark.parametrize("schedule", SCHEDULES)
     @pytest.mark.parametrize("sim", sim_params())

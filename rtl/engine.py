@@ -14,7 +14,7 @@ from .events import DenseColumns, EventBuffer
 from .layer import Layer
 from .rng import LaneRng
 from .schedule import input_beats
-from .weight_ram import WeightRam
+from .weight_ram import WeightRam, WeightWrites
 
 __all__ = ["DrtpEngine", "sample_layout", "weight_port_signature", "HOST_READ_LATENCY"]
 
@@ -56,6 +56,9 @@ class DrtpEngine(wiring.Component):
     rng_word : int
         Stochastic-rounding word counter that reset stands for (0: a fresh engine; a trained
         run's counter to continue its random stream, as ``hwsim.fast.Engine(cfg, w, rng_word)``).
+    weight_writes : WeightWrites
+        ``event``: the update writes only a word's changed lanes (``LANES``, the default: an ASIC
+        SRAM's bit-write mask) or the whole word (``WORD``: FPGA block RAMs). Same results.
 
     Ports
     -----
@@ -79,11 +82,14 @@ class DrtpEngine(wiring.Component):
         :data:`HOST_READ_LATENCY` cycles later (reads may be issued every cycle).
     """
 
-    def __init__(self, cfg: EngineConfig, weights=None, rng_word: int = 0):
+    def __init__(self, cfg: EngineConfig, weights=None, rng_word: int = 0,
+                 weight_writes: WeightWrites = WeightWrites.LANES):
         cfg.check_buildable()
         self.cfg = cfg
         self.rng_word = rng_word
-        self.layers = [Layer(cfg, k, None if weights is None else weights[k]) for k in range(len(cfg.layers))]
+        self.weight_writes = WeightWrites(weight_writes)
+        self.layers = [Layer(cfg, k, None if weights is None else weights[k], self.weight_writes)
+                       for k in range(len(cfg.layers))]
         super().__init__({
             "sample": In(stream.Signature(sample_layout(cfg))),
             "pred": Out(index_shape(cfg.n_classes)), "pred_valid": Out(1),

@@ -36,7 +36,7 @@ from .engine import HOST_READ_LATENCY, DrtpEngine
 from .arith import index_shape
 from .layer import weight_words
 from .schedule import input_beats, phases, scaling_formula
-from .weight_ram import BANK_WORDS, bank_sizes
+from .weight_ram import BANK_WORDS, WeightWrites, bank_sizes
 
 __all__ = ["TOP", "build_config", "generate", "manifest", "use_readmemh", "load_weights", "main"]
 
@@ -152,6 +152,7 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int | None, files: dict, 
             "random_seeds": list(cfg.random_seeds), "rng_lfsr_bits": cfg.rng_lfsr_bits,
             "rng_seed": cfg.rng_seed, "stochastic": cfg.uses_stochastic(),
             "host_read_latency": HOST_READ_LATENCY,
+            "weight_writes": ("lanes" if dut.layers[0].lane_enables else "word"),
             "rng_word": rng_word,
             "rng_lane_reset": lane_reset_words(cfg, rng_word) if cfg.uses_stochastic() else [],
         },
@@ -185,7 +186,8 @@ def _cycles(cfg: EngineConfig) -> dict:
 
 
 def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = True, init_path: str = "", *,
-             weights: list | None = None, rng_word: int = 0, weights_source: str | None = None) -> dict:
+             weights: list | None = None, rng_word: int = 0, weights_source: str | None = None,
+             weight_writes: WeightWrites = WeightWrites.LANES) -> dict:
     """Write the Verilog, init files and manifest for ``cfg`` into ``out``; returns the manifest.
 
     The Verilog loads the weight RAMs with ``$readmemh("<init_path><file>")`` (a bare file name is
@@ -196,6 +198,8 @@ def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = T
     initial weights of ``seed``; ``rng_word`` is the stochastic-rounding word counter the lanes
     reset to (the reset values of the lane registers), so that the engine continues exactly as
     ``hwsim.fast.Engine(cfg, weights, rng_word)``. ``weights_source`` names them in the manifest.
+    ``weight_writes`` (:class:`rtl.weight_ram.WeightWrites`): ``event`` writes a word's changed lanes
+    (``LANES``) or the whole word (``WORD``, for FPGA block RAMs); the manifest records it.
     """
     if isinstance(rng_word, bool) or not isinstance(rng_word, int) or rng_word < 0:
         raise ConfigError(f"rng_word must be a non-negative integer, not {rng_word!r}")
@@ -206,7 +210,7 @@ def generate(cfg: EngineConfig, out: Path, seed: int = 0, init_weights: bool = T
         cfg.check_weights(weights)
     out.mkdir(parents=True, exist_ok=True)
     # the design carries no weight init: the Verilog reads the .hex files instead (see use_readmemh)
-    dut = DrtpEngine(cfg, None, rng_word)
+    dut = DrtpEngine(cfg, None, rng_word, weight_writes)
     files = {"verilog": f"{TOP}.v"}
     loads: dict[tuple[str, str], str | None] = {}
     for k, layer in enumerate(cfg.layers):
@@ -275,6 +279,11 @@ def _parser() -> ArgParser:
     p.add_argument("--init-path", default="",
                    help="prefix of the .hex names in the Verilog's $readmemh (default: none, i.e. the "
                         "working directory of the simulator or synthesis tool)")
+    p.add_argument("--weight-writes", choices=[w.value for w in WeightWrites], default=WeightWrites.LANES.value,
+                   help="event schedule: the update writes only the changed lanes of a weight word (lanes, "
+                        "default: one write enable per lane, an ASIC SRAM's bit mask, what the energy estimate "
+                        "counts) or the whole word (word: FPGA block RAMs, one fewer block RAM per bank row); "
+                        "the same values either way, and dense always writes whole words")
     p.add_argument("-o", "--out", required=True, help="output directory")
     return p
 
@@ -303,10 +312,12 @@ def _main(args) -> int:
         cfg = engine_config(args)
     out = check_output_dir(args.out, "-o")
     if run is None:
-        man = generate(cfg, out, args.seed or 0, not args.no_weight_init, args.init_path)
+        man = generate(cfg, out, args.seed or 0, not args.no_weight_init, args.init_path,
+                       weight_writes=args.weight_writes)
     else:
         man = generate(cfg, out, 0, not args.no_weight_init, args.init_path, weights=run.weights,
-                       rng_word=run.rng_word, weights_source=str(run.path / "weights.npz"))
+                       rng_word=run.rng_word, weights_source=str(run.path / "weights.npz"),
+                       weight_writes=args.weight_writes)
         print(f"weights of {run.path / 'weights.npz'} ({run.epochs_done} epochs of {run.dataset}), "
               f"random stream at word {run.rng_word}")
     print(f"wrote {out / man['verilog']}: {cfg.name}, P={cfg.lanes}, "

@@ -18,7 +18,7 @@ from .randvec import RandomVectorGen
 from .requant import Requantizer
 from .schedule import UPD_TAIL, fwd_tail
 from .update import UpdateLanes, WeightChange, change_shape
-from .weight_ram import WeightRam
+from .weight_ram import WeightRam, WeightWrites, lane_enables
 
 __all__ = ["Layer", "weight_words"]
 
@@ -63,6 +63,9 @@ class Layer(wiring.Component):
         Layer index.
     weights : array-like or None
         Initial ``(n_out, n_cols)`` raw weights for the RAM (zeros if None).
+    weight_writes : WeightWrites
+        ``event``: write only the changed lanes of a word (``LANES``, one write enable per lane) or
+        the whole word (``WORD``, what the FPGA flows build); the same values either way.
 
     Ports
     -----
@@ -103,8 +106,9 @@ class Layer(wiring.Component):
         Weight RAM read data (the pipeline's word register).
     """
 
-    def __init__(self, cfg: EngineConfig, k: int, weights=None):
+    def __init__(self, cfg: EngineConfig, k: int, weights=None, weight_writes: WeightWrites = WeightWrites.LANES):
         self.cfg, self.k = cfg, k
+        self.lane_enables = lane_enables(cfg, weight_writes)
         layer = cfg.layers[k]
         P, G = cfg.lanes, cfg.groups(k)
         self.hidden = not cfg.is_output(k)
@@ -149,8 +153,9 @@ class Layer(wiring.Component):
         dfmt = cfg.delta_format(k)
         event = self.event
 
-        # event: one write enable per lane, so a word write drives only the lanes whose weight changes
-        m.submodules.weights = ram = WeightRam(self.depth, shape_of(layer.weight), P, event, self.init_words)
+        # event with lane enables: a word write drives only the lanes whose weight changes
+        lanes_we = self.lane_enables
+        m.submodules.weights = ram = WeightRam(self.depth, shape_of(layer.weight), P, lanes_we, self.init_words)
         m.submodules.deltas = dmem = memory.Memory(
             shape=data.ArrayLayout(shape_of(dfmt), P), depth=max(2, G), init=[], attrs=RAM_ATTRS)
         d_rd, d_wr = dmem.read_port(), dmem.write_port()
@@ -454,10 +459,10 @@ class Layer(wiring.Component):
         # U12: add and overflow, into the group's write registers; U13 the bank's; U14: the write
         m.submodules.update = upd = UpdateLanes(cfg, k)
         # while idle the host's writes take the same path (the update is never running then)
-        all_lanes = (1 << P) - 1 if event else 1
+        all_lanes = (1 << P) - 1 if lanes_we else 1
         m.d.comb += [upd.i_weights.eq(word), upd.i_dw.eq(u12_dw),
                      ram.i_we.eq(Mux(idle, Mux(self.i_host_we, all_lanes, 0),
-                                     Mux(u12_we, u12_lanes if event else 1, 0))),
+                                     Mux(u12_we, u12_lanes if lanes_we else 1, 0))),
                      ram.i_waddr.eq(Mux(idle, self.i_host_addr, u12_addr)),
                      ram.i_wdata.eq(Mux(idle, self.i_host_wdata, upd.o_weights))]
         return m

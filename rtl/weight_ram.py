@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import enum
+
 from amaranth.hdl import Const, Module, Mux, Shape, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import RAM_ATTRS, index_shape
 
-__all__ = ["WeightRam", "BANK_WORDS", "GROUP_BANKS", "bank_sizes"]
+__all__ = ["WeightRam", "WeightWrites", "BANK_WORDS", "GROUP_BANKS", "bank_sizes", "lane_enables"]
 
 BANK_WORDS = 2048
 """Words per bank: the depth of an ECP5 DP16KD block RAM at 9 bits per lane (2048 x 9), so a bank
@@ -17,6 +19,28 @@ is one row of block RAMs side by side and its address and output registers serve
 
 GROUP_BANKS = 4
 """Banks per group: each level of the tree joins at most this many inputs per bit, one 4-input LUT."""
+
+
+class WeightWrites(str, enum.Enum):
+    """How the update writes a weight word back (the values written, so the results, are the same).
+
+    ``dense`` writes every word whole in both; the choice is for ``event``, whose update writes a word
+    only when one of its P changes is non-zero."""
+    LANES = "lanes"
+    """One write enable per lane: only the lanes whose change is non-zero are written. What an ASIC
+    SRAM with a bit-write mask saves, and what the energy model counts (rtl.estimate.ops); the
+    default, and what ``make sim`` verifies."""
+    WORD = "word"
+    """The whole word: the unchanged lanes get their own value back (the update reads the word anyway,
+    and adds 0 to them). What the FPGA flows build (``rtl.estimate``'s ECP5 / iCE40 steps,
+    ``rtl.board``): a block RAM has one write enable per 9-bit lane at best, so lane enables cost one
+    DP16KD per lane, 16 per bank row instead of 15 (206 of the LFE5U-85's 208 block RAMs at paper
+    size instead of 196, and a netlist that router2 did not route)."""
+
+
+def lane_enables(cfg, writes: WeightWrites) -> bool:
+    """Whether the weight RAMs of ``cfg`` (an EngineConfig) get one write enable per lane."""
+    return cfg.is_event and WeightWrites(writes) is WeightWrites.LANES
 
 
 def bank_sizes(depth: int, bank_words: int = BANK_WORDS) -> list[int]:

@@ -302,7 +302,7 @@ def test_cli_synth_prints_each_step_with_its_time(tmp_path, monkeypatch, capsys)
     from rtl.estimate import __main__ as cli
     from rtl.estimate import flow, synth
     monkeypatch.setattr(cli, "find_tool", lambda name: None)
-    monkeypatch.setattr(flow, "_stale", lambda out, cfg: False)
+    monkeypatch.setattr(flow, "_stale", lambda out, cfg, writes: False)
     monkeypatch.setattr(synth, "synth_gates", lambda out: {"nand2_eq": 1.0, "flip_flops": 1, "blocks_nand2_eq": {},
                                                            "seconds": 0.0})
     monkeypatch.setattr(synth, "synth_ice40", lambda out: {"lut4": 1, "ff": 1, "ebr": 0, "mac16": 0,

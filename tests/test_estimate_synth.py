@@ -100,7 +100,7 @@ def test_ice40_fmax_step_runs_synth_ice40_first_and_lands_in_the_report(tmp_path
     from rtl.estimate import flow
     from rtl.estimate.report import estimate, markdown_table
     calls = []
-    monkeypatch.setattr(flow, "_stale", lambda out, cfg: False)
+    monkeypatch.setattr(flow, "_stale", lambda out, cfg, writes: False)
     monkeypatch.setattr(synth, "synth_ice40", lambda out: calls.append("synth") or {
         "lut4": 1, "ff": 1, "ebr": 0, "mac16": 0, "fits": ["UP5K"], "seconds": 0.0})
     monkeypatch.setattr(synth, "pnr_ice40", lambda out: calls.append("pnr") or {
@@ -145,3 +145,18 @@ def test_pnr_ecp5_falls_back_to_router1_when_router2_runs_out_of_time(tmp_path, 
     assert (res["router"], res["router2_stopped_s"], res["fmax_mhz"], res["seconds"]) == ("router1", 5, 40.0, 8.0)
     assert res["phases_s"] == {"route_router1": 3.5} and "--router router1" in res["nextpnr"]
     assert (tmp_path / "estimate_pnr_router2_stopped.log").read_text() == "Info: router2\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lanes_we,dp16kd", [(True, 16), (False, 15)], ids=["lanes", "word"])
+def test_lane_write_enables_cost_a_block_ram_per_bank_row(tmp_path, need_tool, lanes_we, dp16kd):
+    """Why the FPGA flows build ``--weight-writes word`` (rtl.weight_ram.WeightWrites): one bank of 2,048
+    words of 16 8-bit lanes is 15 DP16KD (2048 x 9 each, 135 bits) with one write enable per word, 16 with
+    one per lane (a DP16KD has one write enable per 9 bits, so each lane takes its own)."""
+    need_tool("yosys")
+    from amaranth.back import verilog
+    from amaranth.hdl import signed
+    from rtl.weight_ram import BANK_WORDS, WeightRam
+    ram = WeightRam(BANK_WORDS, signed(8), 16, lanes_we)
+    (tmp_path / "top.v").write_text(verilog.convert(ram, name="top", emit_src=False))
+    assert synth.synth_ecp5(tmp_path, top="top")["bram_dp16kd"] == dp16kd

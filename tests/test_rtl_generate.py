@@ -182,3 +182,24 @@ def test_weights_and_random_stream_of_a_run(run_folder, tmp_path, capsys):
         words = [sum((v & ((1 << width) - 1)) << (p * width) for p, v in enumerate(lanes))
                  for lanes in weight_words(cfg, k, w[k])]
         assert [int(line, 16) for line in (out / f"layer{k}_weights.hex").read_text().split()] == words
+
+
+def test_weight_writes_option_wording(tmp_path):
+    proc = run_cli("--config", "configs/small.yaml", "--weight-writes", "bytes", "-o", str(tmp_path))
+    assert_one_sentence(proc, "error: argument --weight-writes: invalid choice: 'bytes' (choose from")
+
+
+@pytest.mark.parametrize("schedule,writes,expect", [
+    ("event", "lanes", "lanes"), ("event", "word", "word"), ("dense", "lanes", "word"), ("dense", "word", "word")])
+def test_weight_writes_in_the_manifest_and_the_ram(tmp_path, schedule, writes, expect):
+    """``--weight-writes``: the manifest says what the weight RAMs do (dense writes whole words anyway), and
+    the Verilog's weight RAM write enables are one per lane (16 + 1 bits) or one per word."""
+    out = tmp_path / "rtl"
+    assert main(["--config", "configs/small.yaml", "--schedule", schedule, "--weight-writes", writes,
+                 "--no-weight-init", "-o", str(out)]) == 0
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["parameters"]["weight_writes"] == expect
+    text = (out / "drtp_engine.v").read_text()
+    lanes = load_config("small").lanes
+    assert (f"reg [{lanes - 1}:0] g0_we " in text) == (expect == "lanes")
+    assert ("reg g0_we " in text) == (expect == "word")

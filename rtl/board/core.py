@@ -27,6 +27,7 @@ from hwsim.config import EngineConfig
 
 from ..arith import fit
 from ..engine import DrtpEngine
+from ..weight_ram import WeightWrites
 from . import protocol as pr
 from .uart import UartRx, UartTx
 
@@ -75,7 +76,8 @@ class BoardCore(wiring.Component):
         self.cfg, self.fmt = cfg, pr.LinkFormat(cfg)
         self.clocks_per_bit, self.fifo_depth = clocks_per_bit, fifo_depth
         self.rng_word, self.stretch_bits = rng_word, stretch_bits
-        self.engine = DrtpEngine(cfg, rng_word=rng_word)
+        # whole-word weight writes: on an FPGA, lane write enables cost a block RAM per lane (rtl.weight_ram)
+        self.engine = DrtpEngine(cfg, rng_word=rng_word, weight_writes=WeightWrites.WORD)
         self.uart_rx, self.uart_tx = UartRx(clocks_per_bit), UartTx(clocks_per_bit)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "led_busy": Out(1), "led_error": Out(1),
                           "led_rx": Out(1), "led_tx": Out(1)})
