@@ -71,26 +71,30 @@ by the kit in minutes on a 2-core machine)."""
 
 
 @pytest.mark.pnr
-def test_paper_fmax_matches_baseline(tmp_path, need_tool):
-    """synth_ecp5, the netlist passes and nextpnr of 784-500-10 (``make fmax``, ~10 min on a quiet
-    2-core machine): Fmax within the baseline's tolerance, the whole flow within
-    :data:`PNR_WALL_BUDGET_S`; the critical path is printed and kept in the baseline file."""
+@pytest.mark.parametrize("spec", [PAPER_DENSE, PAPER])
+def test_paper_fmax_matches_baseline(tmp_path, need_tool, spec):
+    """synth_ecp5, the netlist passes and nextpnr of 784-500-10, dense and event (``make fmax``, ~6-8 min
+    each on a quiet 2-core machine; the event engine as the FPGA flows build it, whole-word weight writes):
+    Fmax within the baseline's tolerance, the whole flow within :data:`PNR_WALL_BUDGET_S`; the critical
+    path is printed and kept in the baseline file."""
     need_tool("yosys")
     need_tool("nextpnr-ecp5")
-    cfg = variant(PAPER_DENSE)
+    cfg = variant(spec)
     res = estimate(cfg, run_synthesis(cfg, tmp_path / "paper", ("ecp5", "fmax")))
     pnr = res["fmax"]
-    print(f"Fmax {pnr['fmax_mhz']:.1f} MHz, synthesis {res['ecp5']['seconds']} s, place and route "
+    print(f"{spec}: Fmax {pnr['fmax_mhz']:.1f} MHz, synthesis {res['ecp5']['seconds']} s, place and route "
           f"{pnr['seconds']} s ({pnr['router']}), critical path {pnr['critical_path']}")
-    assert check_baseline(res, load_baseline(PAPER_DENSE), ("fmax.",)) == []
+    assert check_baseline(res, load_baseline(spec), ("fmax.",)) == []
     assert res["ecp5"]["seconds"] + pnr["seconds"] <= PNR_WALL_BUDGET_S
 
 
 @pytest.mark.slow
-def test_paper_synthesis_matches_baseline(tmp_path, need_tool):
-    """Generic gates + synth_ecp5 of 784-500-10 (~3-5 min on 2 shared cores); place and route (~8 min,
-    Fmax in the baseline file) is :func:`test_paper_fmax_matches_baseline` (``make fmax``)."""
+@pytest.mark.parametrize("spec,steps", [(PAPER_DENSE, ("gates", "ecp5")), (PAPER, ("ecp5",))], ids=["dense", "event"])
+def test_paper_synthesis_matches_baseline(tmp_path, need_tool, spec, steps):
+    """Generic gates + synth_ecp5 of 784-500-10 dense (~3-5 min on 2 shared cores), synth_ecp5 of the event
+    engine (~40 s, whole-word weight writes: 196 DP16KD); place and route (Fmax in the baseline files) is
+    :func:`test_paper_fmax_matches_baseline` (``make fmax``)."""
     need_tool("yosys")
-    cfg = variant(PAPER_DENSE)
-    res = estimate(cfg, run_synthesis(cfg, tmp_path / "paper", ("gates", "ecp5")))
-    assert check_baseline(res, load_baseline(PAPER_DENSE), ("synth.", "ecp5.")) == []
+    cfg = variant(spec)
+    res = estimate(cfg, run_synthesis(cfg, tmp_path / "paper", steps))
+    assert check_baseline(res, load_baseline(spec), ("synth.", "ecp5.")) == []
