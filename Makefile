@@ -51,8 +51,8 @@ verilog: setup
 flows: verilog
 	$(PY) -m rtl.flows build/rtl/small build/rtl/paper-784-500-10
 
-# Paper-size Fmax on LFE5U-85K (synth_ecp5, netlist passes, nextpnr; ~10 min): the baseline check, with the
-# critical path printed (docs/estimate.md, Timing closure).
+# Paper-size Fmax on LFE5U-85K, dense and event (synth_ecp5, netlist passes, nextpnr; ~3 min each): the
+# baseline checks, with the critical paths printed (docs/estimate.md, Timing closure).
 fmax: setup
 	DRTP_REQUIRE_TOOLS=1 $(PY) -m pytest -m pnr -s -p no:cacheprovider tests/test_estimate_baseline.py
 

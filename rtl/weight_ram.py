@@ -62,8 +62,8 @@ class WeightRam(wiring.Component):
     goes to its group or bank (so synthesis cannot merge the copies), and no level joins more than 4
     inputs per bit, so each step is one LUT and one hop. A bank's output register is a plain copy of
     the read data, so an FPGA block RAM holds it itself (ECP5: ``rtl.estimate.bram_outreg``); the
-    ECP5 flow also gives each block RAM its own copy of the bank's address and write registers
-    (``rtl.estimate.bram_fanout``), since a bank's 15 block RAMs end up spread over the die.
+    ECP5 flow also locks the block RAMs to sites in name order (``rtl.estimate.bram_floorplan``), so
+    a bank's 15 block RAMs sit side by side and a group's banks together, by their registers.
 
     Read: the address presented with ``i_re`` in cycle A is registered in its group (end of A), in
     its bank (A+1), read (A+2); the bank's output register (A+3) holds the RAM's data, its group

@@ -73,7 +73,7 @@ by the kit in minutes on a 2-core machine)."""
 @pytest.mark.pnr
 @pytest.mark.parametrize("spec", [PAPER_DENSE, PAPER])
 def test_paper_fmax_matches_baseline(tmp_path, need_tool, spec):
-    """synth_ecp5, the netlist passes and nextpnr of 784-500-10, dense and event (``make fmax``, ~6-8 min
+    """synth_ecp5, the netlist passes and nextpnr of 784-500-10, dense and event (``make fmax``, ~3 min
     each on a quiet 2-core machine; the event engine as the FPGA flows build it, whole-word weight writes):
     Fmax within the baseline's tolerance, the whole flow within :data:`PNR_WALL_BUDGET_S`; the critical
     path is printed and kept in the baseline file."""

@@ -82,8 +82,8 @@ def _synth(board: Board, build: Path, timeout: int) -> dict:
                                                      tag="board_nodsp")
             seconds += more
             res = {**_resources(board, cells), "with_dsp": first}
-    if board.family == "ecp5":      # read registers into the block RAMs, a register copy per block RAM
-        res["netlist_opt"] = opt = synth.ecp5_netlist_opt(build, "top.json", TOP)
+    if board.family == "ecp5":      # read registers into the block RAMs, the block RAMs floorplanned
+        res["netlist_opt"] = opt = synth.ecp5_netlist_opt(build, "top.json", TOP, board.nextpnr_device)
         res["ff"] += opt["ff_change"]
     return {**res, "seconds": round(seconds, 1), "yosys": "; ".join(script), **({"note": note} if note else {})}
 

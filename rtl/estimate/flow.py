@@ -92,7 +92,8 @@ def run_synthesis(cfg: EngineConfig, out: Path, steps=STEPS, regenerate: bool = 
         builds.setdefault(fpga, FPGA_WRITES)
     for where, writes in builds.items():
         if regenerate or _stale(where, cfg, writes):
-            with _step(progress, f"{name}: generate Verilog ({writes.value} writes)"):
+            what = f" ({writes.value} weight writes)" if cfg.is_event else ""
+            with _step(progress, f"{name}: generate Verilog{what}"):
                 generate(cfg, where, init_weights=False, weight_writes=writes)
     res["generate_seconds"] = round(time.monotonic() - t0, 1)
     res["fpga_weight_writes"] = FPGA_WRITES.value

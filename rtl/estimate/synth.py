@@ -40,11 +40,12 @@ from hwsim.fileio import write_json_atomic, write_text_atomic
 
 from ..tools import FlowError, ToolMissing, ToolTimeout, find_tool, run
 from .bram_fanout import duplicate_bram_drivers
+from .bram_floorplan import floorplan_brams
 from .bram_outreg import absorb_output_registers
 from .reset_global import promote_reset_nets
 
 __all__ = ["NAND2_EQ", "ABC9_NAME_FIX", "PNR_ECP5_OPTIONS", "PNR_ROUTER2_BUDGET_S", "strip_ram_init",
-           "prepare_input", "synth_gates", "ecp5_netlist_opt", "synth_ecp5", "synth_ice40", "pnr_ecp5", "pnr_ice40", "parse_gates",
+           "prepare_input", "synth_gates", "ecp5_device", "ecp5_netlist_opt", "synth_ecp5", "synth_ice40", "pnr_ecp5", "pnr_ice40", "parse_gates",
            "learning_blocks", "ECP5_DEVICES", "ICE40_DEVICES"]
 
 NAND2_EQ = {
@@ -228,18 +229,35 @@ def _synth_cells(build: Path, top: str, command: str, family: str, timeout: int,
     return cells, seconds, synth
 
 
-def ecp5_netlist_opt(build: Path, netlist: str, top: str) -> dict:
+def ecp5_device(brams: int) -> str | None:
+    """The smallest ECP5 (nextpnr's ``--25k`` / ``--45k`` / ``--85k``) with ``brams`` DP16KD, or None."""
+    return next((d for d, n in ECP5_DEVICES.items() if n >= brams), None)
+
+
+def ecp5_netlist_opt(build: Path, netlist: str, top: str, device: str | None = None) -> dict:
     """The ECP5 netlist passes yosys lacks, in place (atomically) on ``build/netlist`` before nextpnr:
-    :func:`~rtl.estimate.bram_outreg.absorb_output_registers` (read registers into the block RAMs), then
+    :func:`~rtl.estimate.bram_outreg.absorb_output_registers` (read registers into the block RAMs); then
+    :func:`~rtl.estimate.bram_floorplan.floorplan_brams` (the block RAMs locked to sites in name order,
+    so each bank and bank group is compact) on ``device`` (default: the smallest that holds them, as
+    :func:`pnr_ecp5` picks), or where the device has no site table
     :func:`~rtl.estimate.bram_fanout.duplicate_bram_drivers` (a copy of each register per block RAM it
-    drives), then :func:`~rtl.estimate.reset_global.promote_reset_nets` (a reset net a cell drives, such
-    as the board top's, onto a global network; out of context the reset is a port and stays). Returns
-    what each did, ``{"outreg": {...}, "fanout": {...}, "reset_global": {...}}``, and ``ff_change``: the
-    flip-flops the fabric gains (copies) less those folded into block RAMs."""
+    drives: the fix for block RAMs the placer spreads, which a floorplan makes compact); then
+    :func:`~rtl.estimate.reset_global.promote_reset_nets` (a reset net a cell drives, such as the board
+    top's, onto a global network; out of context the reset is a port and stays). Returns what each did,
+    ``{"outreg", "floorplan", "fanout", "reset_global"}``, and ``ff_change``: the flip-flops the fabric
+    gains (copies) less those folded into block RAMs."""
     path = Path(build) / netlist
     design = json.loads(path.read_text())
-    done = {"outreg": absorb_output_registers(design, top), "fanout": duplicate_bram_drivers(design, top),
-            "reset_global": promote_reset_nets(design, top)}
+    done = {"outreg": absorb_output_registers(design, top)}
+    if device is None:
+        cells = design["modules"][top]["cells"].values()
+        device = ecp5_device(sum(c["type"] == "DP16KD" for c in cells)) or "85k"
+    done["floorplan"] = floorplan_brams(design, top, device)
+    if done["floorplan"]["dp16kd"]:
+        done["fanout"] = {"registers": 0, "copies": 0, "skipped": "the block RAMs are floorplanned"}
+    else:
+        done["fanout"] = duplicate_bram_drivers(design, top)
+    done["reset_global"] = promote_reset_nets(design, top)
     done["ff_change"] = done["fanout"]["copies"] - done["outreg"]["registers"]
     write_json_atomic(path, design, indent=None)     # 50 MB for the paper size: no indentation
     return done
@@ -392,7 +410,7 @@ def pnr_ecp5(build: Path, bram: int, freq_mhz: float = 100.0, timeout: int = 720
         find_tool("nextpnr-ecp5")
     except ToolMissing as exc:
         return {"skipped": str(exc)}
-    device = next((d for d, n in ECP5_DEVICES.items() if n >= bram), None)
+    device = ecp5_device(bram)
     if device is None:
         return {"skipped": f"{bram} DP16KD block RAMs do not fit the largest ECP5 (85k: 208)"}
     base = [f"--{device}", "--speed", "6", "--package", "CABGA381", "--json", "estimate_ecp5.json",
