@@ -42,6 +42,7 @@ from ..tools import FlowError, ToolMissing, ToolTimeout, find_tool, run
 from .bram_fanout import duplicate_bram_drivers
 from .bram_floorplan import floorplan_brams
 from .bram_outreg import absorb_output_registers
+from .dsp_regs import absorb_multiplier_registers
 from .reset_global import promote_reset_nets
 
 __all__ = ["NAND2_EQ", "ABC9_NAME_FIX", "PNR_ECP5_OPTIONS", "PNR_ROUTER2_BUDGET_S", "strip_ram_init",
@@ -236,7 +237,9 @@ def ecp5_device(brams: int) -> str | None:
 
 def ecp5_netlist_opt(build: Path, netlist: str, top: str, device: str | None = None) -> dict:
     """The ECP5 netlist passes yosys lacks, in place (atomically) on ``build/netlist`` before nextpnr:
-    :func:`~rtl.estimate.bram_outreg.absorb_output_registers` (read registers into the block RAMs); then
+    :func:`~rtl.estimate.bram_outreg.absorb_output_registers` (read registers into the block RAMs);
+    :func:`~rtl.estimate.dsp_regs.absorb_multiplier_registers` (operand and product registers into the
+    MULT18X18D); then
     :func:`~rtl.estimate.bram_floorplan.floorplan_brams` (the block RAMs locked to sites in name order,
     so each bank and bank group is compact) on ``device`` (default: the smallest that holds them, as
     :func:`pnr_ecp5` picks), or where the device has no site table
@@ -244,11 +247,11 @@ def ecp5_netlist_opt(build: Path, netlist: str, top: str, device: str | None = N
     drives: the fix for block RAMs the placer spreads, which a floorplan makes compact); then
     :func:`~rtl.estimate.reset_global.promote_reset_nets` (a reset net a cell drives, such as the board
     top's, onto a global network; out of context the reset is a port and stays). Returns what each did,
-    ``{"outreg", "floorplan", "fanout", "reset_global"}``, and ``ff_change``: the flip-flops the fabric
-    gains (copies) less those folded into block RAMs."""
+    ``{"outreg", "dsp", "floorplan", "fanout", "reset_global"}``, and ``ff_change``: the flip-flops the
+    fabric gains (copies) less those folded into block RAMs and DSPs."""
     path = Path(build) / netlist
     design = json.loads(path.read_text())
-    done = {"outreg": absorb_output_registers(design, top)}
+    done = {"outreg": absorb_output_registers(design, top), "dsp": absorb_multiplier_registers(design, top)}
     if device is None:
         cells = design["modules"][top]["cells"].values()
         device = ecp5_device(sum(c["type"] == "DP16KD" for c in cells)) or "85k"
@@ -258,7 +261,7 @@ def ecp5_netlist_opt(build: Path, netlist: str, top: str, device: str | None = N
     else:
         done["fanout"] = duplicate_bram_drivers(design, top)
     done["reset_global"] = promote_reset_nets(design, top)
-    done["ff_change"] = done["fanout"]["copies"] - done["outreg"]["registers"]
+    done["ff_change"] = done["fanout"]["copies"] - done["outreg"]["registers"] - done["dsp"]["registers"]
     write_json_atomic(path, design, indent=None)     # 50 MB for the paper size: no indentation
     return done
 
