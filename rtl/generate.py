@@ -36,7 +36,7 @@ from .engine import HOST_READ_LATENCY, DrtpEngine
 from .arith import index_shape
 from .layer import weight_words
 from .schedule import input_beats, phases, scaling_formula
-from .weight_ram import BANK_WORDS, WeightWrites, bank_sizes
+from .weight_ram import BANK_WORDS, WeightWrites, bank_sizes, built_writes
 
 __all__ = ["TOP", "build_config", "generate", "manifest", "use_readmemh", "load_weights", "main"]
 
@@ -152,7 +152,7 @@ def manifest(cfg: EngineConfig, dut: DrtpEngine, seed: int | None, files: dict, 
             "random_seeds": list(cfg.random_seeds), "rng_lfsr_bits": cfg.rng_lfsr_bits,
             "rng_seed": cfg.rng_seed, "stochastic": cfg.uses_stochastic(),
             "host_read_latency": HOST_READ_LATENCY,
-            "weight_writes": ("lanes" if dut.layers[0].lane_enables else "word"),
+            "weight_writes": built_writes(cfg, dut.weight_writes).value,
             "rng_word": rng_word,
             "rng_lane_reset": lane_reset_words(cfg, rng_word) if cfg.uses_stochastic() else [],
         },

@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from .arith import RAM_ATTRS, index_shape
 
-__all__ = ["WeightRam", "WeightWrites", "BANK_WORDS", "GROUP_BANKS", "bank_sizes", "lane_enables"]
+__all__ = ["WeightRam", "WeightWrites", "BANK_WORDS", "GROUP_BANKS", "bank_sizes", "built_writes", "lane_enables"]
 
 BANK_WORDS = 2048
 """Words per bank: the depth of an ECP5 DP16KD block RAM at 9 bits per lane (2048 x 9), so a bank
@@ -38,9 +38,15 @@ class WeightWrites(str, enum.Enum):
     size instead of 196, and a netlist that router2 did not route)."""
 
 
+def built_writes(cfg, writes: WeightWrites) -> WeightWrites:
+    """What the weight RAMs of ``cfg`` (an EngineConfig) do when built with ``writes``: ``dense`` writes
+    whole words whatever is asked (the manifest's ``parameters.weight_writes``)."""
+    return WeightWrites(writes) if cfg.is_event else WeightWrites.WORD
+
+
 def lane_enables(cfg, writes: WeightWrites) -> bool:
-    """Whether the weight RAMs of ``cfg`` (an EngineConfig) get one write enable per lane."""
-    return cfg.is_event and WeightWrites(writes) is WeightWrites.LANES
+    """Whether the weight RAMs of ``cfg`` get one write enable per lane."""
+    return built_writes(cfg, writes) is WeightWrites.LANES
 
 
 def bank_sizes(depth: int, bank_words: int = BANK_WORDS) -> list[int]:

@@ -24,7 +24,7 @@ the result.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from .yosys_json import net_index
 
 __all__ = ["absorb_output_registers"]
 
@@ -66,19 +66,7 @@ def absorb_output_registers(netlist: dict, top: str) -> dict[str, int]:
     """
     module = netlist["modules"][top]
     cells: dict = module["cells"]
-    sinks: dict = defaultdict(list)          # net -> [(cell, port)]
-    for name, cell in cells.items():
-        dirs = cell.get("port_directions", {})
-        for port, conn in cell["connections"].items():
-            if dirs.get(port) != "output":
-                for bit in _bits(conn):
-                    if isinstance(bit, int):
-                        sinks[bit].append((name, port))
-    for port in module.get("ports", {}).values():
-        if port["direction"] != "input":
-            for bit in port["bits"]:
-                if isinstance(bit, int):
-                    sinks[bit].append(("<top>", "port"))
+    _, sinks = net_index(module)             # net -> [(cell, port)]
 
     done = kept = removed = 0
     for name, bram in list(cells.items()):

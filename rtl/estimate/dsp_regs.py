@@ -27,7 +27,7 @@ nextpnr times the result.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from .yosys_json import net_index
 
 __all__ = ["absorb_multiplier_registers"]
 
@@ -51,26 +51,6 @@ def _controls(ff: dict) -> tuple | None:
     if mode is None:
         return None
     return c["CLK"][0], lsr, mode if lsr is not None else None, p.get("GSR", "ENABLED")
-
-
-def _index(module: dict) -> tuple[dict, dict]:
-    """net -> (driving cell, port); net -> [(loading cell, port)] (top-level output ports count as loads)."""
-    driver, loads = {}, defaultdict(list)
-    for name, cell in module["cells"].items():
-        dirs = cell.get("port_directions", {})
-        for port, conn in cell["connections"].items():
-            for bit in conn:
-                if isinstance(bit, int):
-                    if dirs.get(port) == "output":
-                        driver[bit] = (name, port)
-                    else:
-                        loads[bit].append((name, port))
-    for port in module.get("ports", {}).values():
-        if port["direction"] != "input":
-            for bit in port["bits"]:
-                if isinstance(bit, int):
-                    loads[bit].append(("<top>", "port"))
-    return driver, loads
 
 
 def _plan(name: str, dsp: dict, cells: dict, driver: dict, loads: dict) -> dict | None:
@@ -125,7 +105,7 @@ def absorb_multiplier_registers(netlist: dict, top: str) -> dict[str, int]:
     flip-flops removed, "kept": DSPs left as they were}``."""
     module = netlist["modules"][top]
     cells: dict = module["cells"]
-    driver, loads = _index(module)
+    driver, loads = net_index(module)
     done = removed = kept = 0
     for name, dsp in list(cells.items()):
         if dsp["type"] != "MULT18X18D":

@@ -12,7 +12,7 @@ from hwsim.config import EngineConfig
 from hwsim.fileio import write_json_atomic
 
 from ..tools import FlowError
-from ..weight_ram import WeightWrites, lane_enables
+from ..weight_ram import WeightWrites, built_writes
 from . import synth
 
 __all__ = ["STEPS", "run_synthesis"]
@@ -34,7 +34,7 @@ lane write enables cost one block RAM per lane. The gates step (ASIC) keeps the 
 def fpga_build(out: Path, cfg: EngineConfig) -> Path:
     """Where the FPGA steps' Verilog goes: ``out`` itself when it is the same design (``dense``), else
     ``out/fpga``."""
-    return out / "fpga" if lane_enables(cfg, WeightWrites.LANES) else out
+    return out if built_writes(cfg, WeightWrites.LANES) is built_writes(cfg, FPGA_WRITES) else out / "fpga"
 
 
 def _stale(out: Path, cfg: EngineConfig, writes: WeightWrites) -> bool:
@@ -50,7 +50,7 @@ def _stale(out: Path, cfg: EngineConfig, writes: WeightWrites) -> bool:
     man = json.loads(manifest.read_text())
     if man.get("config", {}).get("digest") != cfg.digest():
         return True
-    if man.get("parameters", {}).get("weight_writes") != ("lanes" if lane_enables(cfg, writes) else "word"):
+    if man.get("parameters", {}).get("weight_writes") != built_writes(cfg, writes).value:
         return True
     newest = max(p.stat().st_mtime for p in RTL_SOURCES.glob("*.py"))
     return verilog.stat().st_mtime < newest

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["free_net"]
+from collections import defaultdict
+
+__all__ = ["free_net", "net_index"]
 
 
 def free_net(module: dict) -> int:
@@ -14,3 +16,24 @@ def free_net(module: dict) -> int:
     for bits in bit_lists:
         top = max([top, *(b for b in bits if isinstance(b, int))])
     return top + 1
+
+
+def net_index(module: dict) -> tuple[dict, dict]:
+    """``(driver, loads)``: net -> (driving cell, port); net -> [(loading cell, port), ...], where the
+    module's output ports count as loads ``("<top>", "port")``."""
+    driver, loads = {}, defaultdict(list)
+    for name, cell in module["cells"].items():
+        dirs = cell.get("port_directions", {})
+        for port, conn in cell["connections"].items():
+            for bit in conn:
+                if isinstance(bit, int):
+                    if dirs.get(port) == "output":
+                        driver[bit] = (name, port)
+                    else:
+                        loads[bit].append((name, port))
+    for port in module.get("ports", {}).values():
+        if port["direction"] != "input":
+            for bit in port["bits"]:
+                if isinstance(bit, int):
+                    loads[bit].append(("<top>", "port"))
+    return driver, loads
